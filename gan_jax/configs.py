@@ -1,0 +1,185 @@
+"""Shared config defaults and the one place where a config is checked before a run starts.
+
+Experiment files in ``experiments/`` start from ``base_config()`` and change what they need.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from gan_jax.errors import ConfigError
+
+PARALLEL_MODES = ("pmap", "shard_map")
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """Defaults for every field a run reads. Experiments override a few of them."""
+  c = ml_collections.ConfigDict()
+  c.seed = 0  # Seeds parameters, noise (fold_in(key, step)) and the data order.
+  c.objective = "non_saturating"  # A gan_jax.losses name.
+  c.conditional = False  # G(z, c) and D(x, c); needs a labelled dataset.
+  c.gp_weight = 10.0  # λ of the WGAN-GP gradient penalty (used by objective='wgan_gp').
+  c.ema_decay = 0.999  # EMA of G's params used for samples and evaluation; 0 turns it off.
+  c.parallel = "pmap"  # How the per-device step is mapped over devices: 'pmap' | 'shard_map'.
+
+  c.data = ml_collections.ConfigDict()
+  c.data.name = "mnist"  # mnist | digits | mog_ring | mog_grid | npz | any TFDS image dataset.
+  c.data.path = ""  # A Keras-layout .npz (x_train, y_train, x_test, y_test); overrides name.
+  c.data.image_size = 28  # Size 'digits' is resized to.
+  c.data.tfds_data_dir = ""  # TFDS data_dir for TFDS datasets ('' = TFDS default).
+  c.data.tfds_split = "train"  # TFDS split used for training.
+
+  c.model = ml_collections.ConfigDict()
+  c.model.name = "dcgan28"  # mlp | dcgan28 | dcgan32.
+  c.model.z_dim = 100  # Latent size.
+  c.model.width = 0  # Hidden width of the MLP (0 = model default).
+  c.model.depth = 0  # Hidden layers of the MLP (0 = model default).
+  c.model.spectral_norm = False  # Spectral normalisation in every layer of D.
+  c.model.conditioning = "projection"  # D's conditioning: 'projection' | 'concat'.
+  c.model.embed_dim = 128  # Size of G's label embedding.
+
+  c.train = ml_collections.ConfigDict()
+  c.train.batch_size = 64  # Global batch, split over all devices.
+  c.train.num_steps = 3000  # Train steps; each is n_critic D updates then one G update.
+  c.train.n_critic = 1  # D updates per G update.
+  c.train.log_every = 100  # Steps between metric fetches (the only host syncs of the loop).
+  c.train.sample_every = 1000  # Steps between sample grids (PNG and TensorBoard).
+  c.train.checkpoint_every = 1000  # Steps between checkpoints (and one at the end).
+  c.train.keep_checkpoints = 3  # Checkpoints kept on disk.
+  c.train.eval_every = 0  # Steps between evaluations with gan_jax.evaluate (0 = only at the end).
+  c.train.eval_num = 2000  # Samples per evaluation.
+  c.train.skip_nonfinite = False  # Skip (and count) non-finite updates instead of stopping.
+  c.train.allow_config_change = False  # Allow resuming a workdir whose run had another config.
+
+  c.optim = ml_collections.ConfigDict()
+  c.optim.g_lr = 2e-4  # Adam learning rate of G.
+  c.optim.d_lr = 2e-4  # Adam learning rate of D.
+  c.optim.b1 = 0.5  # Adam β1 (both).
+  c.optim.b2 = 0.999  # Adam β2 (both).
+
+  c.reg = ml_collections.ConfigDict()
+  c.reg.instance_noise_std = 0.0  # Std of Gaussian noise added to D's real and fake inputs.
+  c.reg.instance_noise_anneal_steps = 0  # Steps over which that std falls linearly to 0.
+  c.reg.weight_clip = 0.0  # Clip D's params to ±c after each D update (original WGAN); 0 = off.
+  c.reg.r1_weight = 0.0  # γ of the R1 penalty γ/2·E‖∇D(x)‖² on real data; 0 = off.
+  c.reg.label_smoothing = 0.0  # One-sided label smoothing ε: real target 1-ε.
+  return c
+
+
+# Fields that may differ between the run in a workdir and the config that resumes it.
+SCHEDULE_FIELDS = (
+    "train.num_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
+    "train.keep_checkpoints", "train.eval_every", "train.eval_num", "train.allow_config_change",
+    "train.skip_nonfinite")
+
+
+def validate(config, *, num_devices: int) -> None:
+  """Raises ConfigError (one line naming the field and the valid choices) for a bad config."""
+  from gan_jax import losses, models
+
+  if config.objective not in losses.NAMES:
+    raise ConfigError(
+        f"objective={config.objective!r} is unknown; valid: {', '.join(losses.NAMES)}")
+  if config.model.name not in models.NAMES:
+    raise ConfigError(
+        f"model.name={config.model.name!r} is unknown; valid: {', '.join(models.NAMES)}")
+  if config.model.conditioning not in models.CONDITIONINGS:
+    raise ConfigError(f"model.conditioning={config.model.conditioning!r} is unknown; "
+                      f"valid: {', '.join(models.CONDITIONINGS)}")
+  if config.parallel not in PARALLEL_MODES:
+    raise ConfigError(
+        f"parallel={config.parallel!r} is unknown; valid: {', '.join(PARALLEL_MODES)}")
+  for field in ("train.batch_size", "train.num_steps", "train.n_critic", "train.log_every",
+                "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints",
+                "model.z_dim"):
+    value = _get(config, field)
+    if not isinstance(value, int) or value <= 0:
+      raise ConfigError(f"{field}={value!r} must be a positive integer")
+  for field in ("optim.g_lr", "optim.d_lr"):
+    value = _get(config, field)
+    if not value > 0:
+      raise ConfigError(f"{field}={value!r} must be a positive number")
+  for field in ("optim.b1", "optim.b2", "ema_decay", "reg.label_smoothing"):
+    value = _get(config, field)
+    if not 0.0 <= value < 1.0:
+      raise ConfigError(f"{field}={value!r} must lie in [0, 1)")
+  for field in ("gp_weight", "reg.instance_noise_std", "reg.instance_noise_anneal_steps",
+                "reg.weight_clip", "reg.r1_weight", "train.eval_every"):
+    if _get(config, field) < 0:
+      raise ConfigError(f"{field}={_get(config, field)!r} must be non-negative")
+  if config.reg.label_smoothing and config.objective not in ("minimax", "non_saturating",
+                                                              "lsgan"):
+    raise ConfigError(
+        f"reg.label_smoothing={config.reg.label_smoothing} is undefined for objective="
+        f"{config.objective!r}; valid objectives: minimax, non_saturating, lsgan")
+  if config.train.batch_size % num_devices:
+    raise ConfigError(
+        f"train.batch_size={config.train.batch_size} is not divisible by the {num_devices} "
+        f"devices; choose a multiple of {num_devices}")
+
+
+def validate_against_data(config, dataset) -> None:
+  """Checks the parts of a config that depend on the loaded dataset."""
+  if config.conditional and not dataset.has_labels:
+    raise ConfigError(
+        f"conditional=True but data.name={dataset.name!r} has no labels; set conditional=False "
+        "or use a labelled dataset (mnist, digits, an npz with y_train)")
+  if config.train.batch_size > len(dataset.train_x):
+    raise ConfigError(f"train.batch_size={config.train.batch_size} exceeds the "
+                      f"{len(dataset.train_x)} training examples of {dataset.name!r}")
+
+
+def _get(config, dotted: str):
+  node = config
+  for part in dotted.split("."):
+    node = node[part]
+  return node
+
+
+def flatten(config, prefix: str = "") -> dict:
+  """{'a.b': value} for every leaf of a (nested) dict or ConfigDict."""
+  items = config.items() if hasattr(config, "items") else []
+  out = {}
+  for key, value in items:
+    name = f"{prefix}{key}"
+    if hasattr(value, "items"):
+      out.update(flatten(value, name + "."))
+    else:
+      out[name] = value
+  return out
+
+
+def differences(saved: dict, current: dict) -> list[str]:
+  """Fields (outside SCHEDULE_FIELDS) whose values differ between two config dicts."""
+  a, b = flatten(saved), flatten(current)
+  return sorted(k for k in set(a) | set(b)
+                if k not in SCHEDULE_FIELDS and a.get(k, "<missing>") != b.get(k, "<missing>"))
+
+
+def use_ring(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """Switches a config to the 2-D ring of 8 Gaussians with an MLP (the CPU-friendly toy)."""
+  c.data.name = "mog_ring"
+  c.model.name = "mlp"
+  c.model.z_dim = 16
+  c.model.width = 256
+  c.model.depth = 3
+  c.train.batch_size = 256
+  c.train.num_steps = 5000
+  c.train.log_every = 250
+  c.train.sample_every = 2500
+  c.train.checkpoint_every = 2500
+  c.optim.g_lr = 1e-4
+  c.optim.d_lr = 1e-4
+  c.optim.b1 = 0.5
+  c.optim.b2 = 0.9
+  c.ema_decay = 0.0
+  return c
+
+
+def with_dataset(c: ml_collections.ConfigDict, arg: str | None) -> ml_collections.ConfigDict:
+  """Applies the ``--config=FILE:ARG`` suffix: '' or 'mnist' (default) or 'ring'."""
+  if arg in (None, "", "mnist"):
+    return c
+  if arg == "ring":
+    return use_ring(c)
+  raise ConfigError(f"config argument {arg!r} is unknown; valid: mnist, ring")

@@ -1,0 +1,44 @@
+"""Trains a GAN: ``python -m gan_jax.main --config=experiments/cgan.py --workdir=runs/cgan``.
+
+Rerunning the same command resumes from the workdir's latest checkpoint. Several processes (one
+per host) form one run when --num_processes > 1 (or JAX's cluster environment says so).
+"""
+
+from __future__ import annotations
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from gan_jax import cli, distributed
+from gan_jax.errors import ConfigError
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and samples.")
+config_flags.DEFINE_config_file(
+    "config", None, "An experiments/*.py config file; fields can be overridden with "
+    "--config.x.y=value.", lock_config=True)
+distributed.define_flags()
+
+
+def main(argv):
+  if len(argv) > 1:
+    cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
+  if FLAGS.config is None:
+    cli.fail("--config is required, e.g. --config=experiments/cgan.py")
+  if not FLAGS.workdir:
+    cli.fail("--workdir is required, e.g. --workdir=runs/cgan")
+  if not FLAGS["verbosity"].present:  # Orbax logs every save at INFO; keep the console readable.
+    logging.set_verbosity(logging.WARNING)
+  distributed.maybe_initialize()
+  from gan_jax import train  # after jax.distributed.initialize
+
+  try:
+    train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  except ConfigError as e:
+    cli.fail(str(e))
+  except train.NonFiniteError as e:
+    cli.fail(str(e), status=1)
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=cli.parse_flags)

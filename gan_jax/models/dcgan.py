@@ -1,0 +1,90 @@
+"""DCGAN generators and discriminators for 28x28xC and 32x32xC images.
+
+``DCGAN28`` is exactly the architecture of ``shared/reference/torch_dcgan_bench.py`` so that step
+timings compare with the PyTorch reference:
+  G: z(100) -> Dense 7*7*128 -> BN -> ReLU -> ConvT 64 (4x4, s2) -> BN -> ReLU -> ConvT C -> tanh
+  D: Conv 64 (4x4, s2) -> LReLU 0.2 -> Conv 128 (4x4, s2) -> LReLU 0.2 -> Dense 1
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from gan_jax.models import common
+
+ConvT = lambda *a, **k: nn.ConvTranspose(*a, padding="SAME", **k)  # noqa: E731
+
+
+class _DCGANGenerator(nn.Module):
+  """z -> Dense(s*s*c0) -> BN -> ReLU -> [ConvT(4x4, s2) -> BN -> ReLU]* -> ConvT(C) -> tanh."""
+
+  out_shape: tuple
+  base_size: int = 7
+  channels: tuple = (128, 64)
+  width: int = 0
+  depth: int = 0
+  num_classes: int = 0
+  embed_dim: int = 128
+  axis_name: str | None = None
+
+  @nn.compact
+  def __call__(self, z, labels=None, *, train: bool = True):
+    bn = lambda: nn.BatchNorm(  # noqa: E731
+        use_running_average=not train, momentum=0.9, epsilon=1e-5, axis_name=self.axis_name)
+    h = common.concat_label_embedding(z, labels, self.num_classes, self.embed_dim)
+    # Layers followed by BatchNorm carry no bias: BN removes it, so its gradient is pure noise.
+    h = nn.Dense(self.base_size * self.base_size * self.channels[0], use_bias=False)(h)
+    h = nn.relu(bn()(h))
+    h = h.reshape((z.shape[0], self.base_size, self.base_size, self.channels[0]))
+    for c in self.channels[1:]:
+      h = nn.relu(bn()(ConvT(c, (4, 4), strides=(2, 2), use_bias=False)(h)))
+    h = ConvT(self.out_shape[-1], (4, 4), strides=(2, 2))(h)
+    return jnp.tanh(h)
+
+
+class _DCGANDiscriminator(nn.Module):
+  """x -> [Conv(4x4, s2) -> LReLU 0.2]* -> Dense(1), with projection or concat conditioning."""
+
+  channels: tuple = (64, 128)
+  width: int = 0
+  depth: int = 0
+  num_classes: int = 0
+  embed_dim: int = 128
+  spectral_norm: bool = False
+  conditioning: str = "projection"
+
+  @nn.compact
+  def __call__(self, x, labels=None, *, train: bool = True):
+    h = x
+    if self.num_classes and self.conditioning == "concat":
+      h = common.concat_label_channels(h, labels, self.num_classes)
+    for c in self.channels:
+      conv = nn.Conv(c, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)))
+      h = nn.leaky_relu(
+          common.maybe_spectral_norm(conv, h, enabled=self.spectral_norm, train=train), 0.2)
+    h = h.reshape((h.shape[0], -1))
+    logit = common.maybe_spectral_norm(
+        nn.Dense(1), h, enabled=self.spectral_norm, train=train)[:, 0]
+    if self.num_classes and self.conditioning == "projection":
+      logit = common.projection_output(
+          h, labels, logit, self.num_classes, self.spectral_norm, train)
+    return logit
+
+
+class DCGAN28Generator(_DCGANGenerator):
+  base_size: int = 7
+  channels: tuple = (128, 64)
+
+
+class DCGAN28Discriminator(_DCGANDiscriminator):
+  channels: tuple = (64, 128)
+
+
+class DCGAN32Generator(_DCGANGenerator):
+  base_size: int = 4
+  channels: tuple = (256, 128, 64)
+
+
+class DCGAN32Discriminator(_DCGANDiscriminator):
+  channels: tuple = (64, 128, 256)

@@ -1,0 +1,77 @@
+"""Data parallelism: maps a per-device step over devices with ``jax.pmap`` or ``jax.shard_map``.
+
+Both modes run the same per-device function with the named axis ``'batch'``. The canonical state
+(what is checkpointed and sampled from) is an ordinary pytree; ``DataParallel`` converts it to and
+from each mode's device layout:
+- pmap: every leaf gains a leading axis of size ``local_device_count``, one copy per device;
+- shard_map: leaves are global arrays replicated over a 1-D mesh of all devices.
+Batches are split along axis 0 over devices in both modes.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+from flax import jax_utils
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from gan_jax.steps import AXIS
+
+
+class DataParallel:
+  """One mapping mode over a set of devices (all of them, across processes, by default)."""
+
+  def __init__(self, mode: str = "pmap", devices=None):
+    if mode not in ("pmap", "shard_map"):
+      raise ValueError(f"parallel={mode!r}; valid: pmap, shard_map")
+    self.mode = mode
+    self.devices = list(devices) if devices is not None else jax.devices()
+    self.local_devices = [d for d in self.devices if d.process_index == jax.process_index()]
+    self.num_devices = len(self.devices)
+    self.mesh = Mesh(np.array(self.devices), (AXIS,))
+    self._replicated = NamedSharding(self.mesh, P())
+    self._split = NamedSharding(self.mesh, P(AXIS))
+    self._local_split = NamedSharding(Mesh(np.array(self.local_devices), (AXIS,)), P(AXIS))
+
+  def map_step(self, step_fn, *, donate_state: bool = True):
+    """``step_fn(state, batch, key) -> (state, metrics)`` mapped over devices and jitted."""
+    donate = (0,) if donate_state else ()
+    if self.mode == "pmap":
+      mapped = jax.pmap(step_fn, axis_name=AXIS, in_axes=(0, 0, None),
+                        devices=self.local_devices, donate_argnums=donate)
+      return mapped
+    mapped = jax.shard_map(step_fn, mesh=self.mesh, in_specs=(P(), P(AXIS), P()),
+                           out_specs=(P(), P()), check_vma=False)
+    return jax.jit(mapped, donate_argnums=donate)
+
+  def put_state(self, state):
+    """The canonical state in this mode's device layout."""
+    if self.mode == "pmap":
+      return jax_utils.replicate(state, self.local_devices)
+    if jax.process_count() == 1:
+      return jax.device_put(state, self._replicated)
+    return jax.tree.map(
+        lambda x: jax.make_array_from_process_local_data(self._replicated, np.asarray(x)), state)
+
+  def get_state(self, state):
+    """The canonical state back from this mode's layout (arrays stay on a device)."""
+    if self.mode == "pmap":
+      return jax.tree.map(lambda x: x[0], state)
+    return state
+
+  def put_batch(self, batch: dict):
+    """This process's examples (leading axis) split over its devices."""
+    if self.mode == "pmap":
+      n = len(self.local_devices)
+      batch = jax.tree.map(lambda x: x.reshape((n, x.shape[0] // n) + x.shape[1:]), batch)
+      return jax.device_put(batch, self._local_split)
+    return jax.tree.map(
+        lambda x: jax.make_array_from_process_local_data(self._split, x), batch)
+
+  def fetch(self, tree):
+    """Device-replicated values (e.g. metrics from ``map_step``) to host numpy."""
+    host = jax.device_get(tree)
+    if self.mode == "pmap":
+      host = jax.tree.map(lambda x: x[0], host)
+    return host

@@ -1,0 +1,247 @@
+"""Per-device train steps: ``d_step``, ``g_step`` and ``train_step`` (n_critic D steps, 1 G step).
+
+The functions are pure and written for one device inside a data-parallel map over the named axis
+``'batch'`` (see ``gan_jax.parallel``): gradients and metrics are averaged with ``lax.pmean``, and
+G's BatchNorm averages its statistics over the same axis. Random draws are made for the *global*
+batch from keys shared by every device, and each device takes its slice, so a step on k devices
+equals the same global batch on one device.
+
+Randomness: step ``s`` uses ``fold_in(seed_key, s)``; its j-th critic update folds in ``j`` and
+the G update folds in ``n_critic``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax import lax
+
+from gan_jax import losses
+from gan_jax.state import GANState, Optimizers
+
+AXIS = "batch"
+
+
+@dataclasses.dataclass(frozen=True)
+class StepConfig:
+  """The static settings a step needs (hashable, closed over by the jitted step)."""
+
+  objective: str
+  num_devices: int
+  z_dim: int
+  num_classes: int = 0
+  n_critic: int = 1
+  gp_weight: float = 10.0
+  r1_weight: float = 0.0
+  label_smoothing: float = 0.0
+  weight_clip: float = 0.0
+  instance_noise_std: float = 0.0
+  instance_noise_anneal_steps: int = 0
+  ema_decay: float = 0.0
+  skip_nonfinite: bool = False
+
+  @classmethod
+  def from_config(cls, config, *, num_devices: int, num_classes: int) -> StepConfig:
+    return cls(
+        objective=config.objective, num_devices=num_devices, z_dim=config.model.z_dim,
+        num_classes=num_classes if config.conditional else 0, n_critic=config.train.n_critic,
+        gp_weight=config.gp_weight, r1_weight=config.reg.r1_weight,
+        label_smoothing=config.reg.label_smoothing, weight_clip=config.reg.weight_clip,
+        instance_noise_std=config.reg.instance_noise_std,
+        instance_noise_anneal_steps=config.reg.instance_noise_anneal_steps,
+        ema_decay=config.ema_decay, skip_nonfinite=config.train.skip_nonfinite)
+
+
+def instance_noise_std(step, std: float, anneal_steps: int):
+  """σ(step) = std · max(0, 1 - step / anneal_steps); constant std when anneal_steps = 0."""
+  if anneal_steps <= 0:
+    return jnp.asarray(std, jnp.float32)
+  return std * jnp.maximum(0.0, 1.0 - step.astype(jnp.float32) / anneal_steps)
+
+
+def _local_slice(global_array, num_devices: int):
+  """This device's slice (along axis 0) of an array drawn for the global batch."""
+  if num_devices == 1:
+    return global_array
+  n = global_array.shape[0] // num_devices
+  return lax.dynamic_slice_in_dim(global_array, lax.axis_index(AXIS) * n, n)
+
+
+def _all_finite(*trees) -> jax.Array:
+  leaves = [x for t in trees for x in jax.tree.leaves(t)]
+  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
+
+
+def _keep_if(ok, new, old):
+  return jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
+
+
+class GANSteps:
+  """Builds the per-device step functions for one (G, D, optimisers, config) combination."""
+
+  def __init__(self, *, generator, discriminator, optimizers: Optimizers, cfg: StepConfig):
+    self.generator, self.discriminator, self.tx, self.cfg = (
+        generator, discriminator, optimizers, cfg)
+    self.objective = losses.get(cfg.objective)
+
+  # ---- helpers --------------------------------------------------------------------------
+
+  def _sample_latents(self, key, local_batch: int):
+    """z ~ N(0, I) and, for conditional models, c ~ U{0..K-1}, for this device's examples."""
+    c, n = self.cfg, local_batch * self.cfg.num_devices
+    z_key, y_key = jax.random.split(key)
+    z = _local_slice(jax.random.normal(z_key, (n, c.z_dim)), c.num_devices)
+    labels = None
+    if c.num_classes:
+      labels = _local_slice(jax.random.randint(y_key, (n,), 0, c.num_classes), c.num_devices)
+    return z, labels
+
+  def _instance_noise(self, key, x, step):
+    c = self.cfg
+    if c.instance_noise_std <= 0:
+      return x
+    std = instance_noise_std(step, c.instance_noise_std, c.instance_noise_anneal_steps)
+    noise = jax.random.normal(key, (x.shape[0] * c.num_devices,) + x.shape[1:], x.dtype)
+    return x + std * _local_slice(noise, c.num_devices)
+
+  def _generate(self, state: GANState, params, z, labels):
+    """G(z, c) in train mode; returns samples and G's updated BatchNorm statistics."""
+    variables = {"params": params}
+    if state.g_batch_stats:
+      variables["batch_stats"] = state.g_batch_stats
+      fake, updates = self.generator.apply(
+          variables, z, labels, train=True, mutable=["batch_stats"])
+      return fake, updates["batch_stats"]
+    return self.generator.apply(variables, z, labels, train=True), state.g_batch_stats
+
+  def _discriminate(self, params, batch_stats, x, labels, *, update_stats: bool):
+    variables = {"params": params}
+    if batch_stats:
+      variables["batch_stats"] = batch_stats
+      if update_stats:
+        out, updates = self.discriminator.apply(
+            variables, x, labels, train=True, mutable=["batch_stats"])
+        return out, updates["batch_stats"]
+    return self.discriminator.apply(variables, x, labels, train=False), batch_stats
+
+  # ---- the two players' updates -----------------------------------------------------------
+
+  def d_step(self, state: GANState, batch: dict, key) -> tuple[GANState, dict]:
+    """One D update on a real micro-batch: minimise d_loss (+ λ·GP, + γ/2·R1)."""
+    c, obj = self.cfg, self.objective
+    x_real, y_real = batch["x"], batch.get("y")
+    local = x_real.shape[0]
+    k_lat, k_gp, k_nr, k_nf = jax.random.split(key, 4)
+    z, y_fake = self._sample_latents(k_lat, local)
+    fake, g_batch_stats = self._generate(state, state.g_params, z, y_fake)
+    fake = lax.stop_gradient(fake)
+    real_in = self._instance_noise(k_nr, x_real, state.step)
+    fake_in = self._instance_noise(k_nf, fake, state.step)
+    both_x = jnp.concatenate([real_in, fake_in])
+    both_y = None if y_real is None else jnp.concatenate([y_real, y_fake])
+    alpha = None
+    if obj.uses_gradient_penalty:
+      alpha = _local_slice(jax.random.uniform(k_gp, (local * c.num_devices,)), c.num_devices)
+
+    def loss_fn(d_params):
+      out, d_batch_stats = self._discriminate(
+          d_params, state.d_batch_stats, both_x, both_y, update_stats=True)
+      real_out, fake_out = out[:local], out[local:]
+      adv = obj.d_loss(real_out, fake_out, label_smoothing=c.label_smoothing)
+      critic = lambda x: self._discriminate(  # noqa: E731
+          d_params, d_batch_stats, x, y_real, update_stats=False)[0]
+      gp = r1 = jnp.zeros(())
+      if obj.uses_gradient_penalty:
+        gp = losses.gradient_penalty(critic, real_in, fake_in, alpha=alpha)
+      if c.r1_weight:
+        r1 = losses.r1_penalty(critic, real_in)
+      loss = adv + c.gp_weight * gp + 0.5 * c.r1_weight * r1
+      aux = dict(d_adv_loss=adv, gp=gp, r1=r1, d_real=obj.d_prob_or_score(real_out),
+                 d_fake=obj.d_prob_or_score(fake_out))
+      return loss, (aux, d_batch_stats)
+
+    (loss, (aux, d_batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        state.d_params)
+    grads = lax.pmean(grads, AXIS)
+    updates, d_opt_state = self.tx.d.update(grads, state.d_opt_state, state.d_params)
+    d_params = optax.apply_updates(state.d_params, updates)
+    if c.weight_clip:
+      d_params = jax.tree.map(lambda w: jnp.clip(w, -c.weight_clip, c.weight_clip), d_params)
+    metrics = lax.pmean(dict(d_loss=loss, **aux), AXIS)
+    metrics["d_grad_norm"] = optax.global_norm(grads)
+    finite = _all_finite(loss, grads)
+    new = state.replace(d_params=d_params, d_opt_state=d_opt_state,
+                        d_batch_stats=d_batch_stats, g_batch_stats=g_batch_stats)
+    return self._finish(state, new, finite, metrics, "d")
+
+  def g_step(self, state: GANState, local_batch: int, key) -> tuple[GANState, dict]:
+    """One G update: minimise g_loss(D(G(z))), then update the EMA of G's params."""
+    c, obj = self.cfg, self.objective
+    k_lat, k_noise = jax.random.split(key)
+    z, y_fake = self._sample_latents(k_lat, local_batch)
+
+    def loss_fn(g_params):
+      fake, g_batch_stats = self._generate(state, g_params, z, y_fake)
+      fake_in = self._instance_noise(k_noise, fake, state.step)
+      fake_out, _ = self._discriminate(
+          state.d_params, state.d_batch_stats, fake_in, y_fake, update_stats=False)
+      return obj.g_loss(fake_out), (fake_out, g_batch_stats)
+
+    (loss, (fake_out, g_batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        state.g_params)
+    grads = lax.pmean(grads, AXIS)
+    updates, g_opt_state = self.tx.g.update(grads, state.g_opt_state, state.g_params)
+    g_params = optax.apply_updates(state.g_params, updates)
+    decay = c.ema_decay
+    ema = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, state.ema_g_params, g_params)
+    # Per-example |∂ℓ_G/∂a| at the fake outputs a: σ(a) for minimax, 1 - σ(a) for NS.
+    logit_grad = jax.grad(lambda a: obj.g_loss(a) * a.shape[0])(fake_out)
+    metrics = lax.pmean(dict(
+        g_loss=loss, g_logit_grad=jnp.mean(jnp.abs(logit_grad)),
+        d_fake_g=obj.d_prob_or_score(fake_out)), AXIS)
+    metrics["g_grad_norm"] = optax.global_norm(grads)
+    finite = _all_finite(loss, grads)
+    new = state.replace(g_params=g_params, g_opt_state=g_opt_state,
+                        g_batch_stats=g_batch_stats, ema_g_params=ema)
+    return self._finish(state, new, finite, metrics, "g")
+
+  def _finish(self, old: GANState, new: GANState, finite, metrics, player: str):
+    finite = lax.pmin(finite.astype(jnp.int32), AXIS).astype(bool)
+    metrics[f"{player}_nonfinite"] = (~finite).astype(jnp.int32)
+    if self.cfg.skip_nonfinite:
+      new = _keep_if(finite, new, old).replace(
+          skipped_updates=old.skipped_updates + (~finite).astype(jnp.int32))
+    return new, metrics
+
+  def train_step(self, state: GANState, batch: dict, seed_key) -> tuple[GANState, dict]:
+    """n_critic D updates (one real micro-batch each, ``batch[...][:, j]``), then one G update.
+
+    ``batch`` leaves have shape (local_batch, n_critic, ...). Returns the new state and scalar
+    metrics averaged over devices.
+    """
+    c = self.cfg
+    step_key = jax.random.fold_in(seed_key, state.step)
+    d_metrics = []
+    for j in range(c.n_critic):
+      micro = jax.tree.map(lambda a, j=j: a[:, j], batch)
+      state, m = self.d_step(state, micro, jax.random.fold_in(step_key, j))
+      d_metrics.append(m)
+    local_batch = batch["x"].shape[0]
+    state, g_metrics = self.g_step(state, local_batch, jax.random.fold_in(step_key, c.n_critic))
+    metrics = dict(d_metrics[-1])
+    metrics["d_nonfinite"] = sum(m["d_nonfinite"] for m in d_metrics)
+    metrics.update(g_metrics)
+    metrics["g_param_norm"] = optax.global_norm(state.g_params)
+    metrics["d_param_norm"] = optax.global_norm(state.d_params)
+    metrics["skipped_updates"] = state.skipped_updates
+    return state.replace(step=state.step + 1), metrics
+
+
+def metric_names() -> tuple[str, ...]:
+  """The order in which a non-finite quantity is reported."""
+  return ("d_loss", "g_loss", "d_grad_norm", "g_grad_norm", "gp", "r1", "d_real", "d_fake",
+          "d_fake_g", "g_logit_grad", "d_param_norm", "g_param_norm")
+

@@ -1,0 +1,205 @@
+"""The training loop: ``train_and_evaluate(config, workdir)``.
+
+Everything that can reject the input (config, data, workdir, checkpoints) is checked before the
+first byte is written to the workdir. The loop then dispatches jitted steps without waiting for
+them: metrics are fetched to the host only every ``train.log_every`` steps (and before samples and
+checkpoints), and the input pipeline assembles batches in a background thread.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+
+import jax
+import numpy as np
+from absl import logging
+
+from gan_jax import checkpointing, configs, data, experiment, parallel, sampling, steps
+from gan_jax.errors import ConfigError
+
+METRICS_FILE = "metrics.jsonl"
+SAMPLES_DIR = "samples"
+
+
+class NonFiniteError(RuntimeError):
+  """A loss or gradient became NaN/inf and train.skip_nonfinite is off."""
+
+
+def check_workdir_config(config, workdir: str) -> None:
+  """Refuses a workdir that holds a run of a different config (unless allowed)."""
+  path = os.path.join(workdir, experiment.CONFIG_FILE)
+  if not os.path.isfile(path) or config.train.allow_config_change:
+    return
+  with open(path) as f:
+    saved = json.load(f)
+  diff = configs.differences(saved, experiment.config_to_dict(config))
+  if diff:
+    shown = ", ".join(f"{k}: {configs.flatten(saved).get(k)!r} -> "
+                      f"{configs.flatten(experiment.config_to_dict(config)).get(k)!r}"
+                      for k in diff[:4])
+    raise ConfigError(
+        f"--workdir={workdir!r} holds a run with a different config ({shown}); use another "
+        "workdir or pass --config.train.allow_config_change=True")
+
+
+def first_nonfinite(history: list[dict]) -> tuple[int, str] | None:
+  """(step, quantity) of the first non-finite metric in a window of per-step metrics."""
+  for m in history:
+    if m.get("d_nonfinite", 0) or m.get("g_nonfinite", 0) or not all(
+        math.isfinite(float(m[k])) for k in steps.metric_names() if k in m):
+      bad = [k for k in steps.metric_names() if k in m and not math.isfinite(float(m[k]))]
+      if not bad:
+        bad = ["d gradients" if m.get("d_nonfinite") else "g gradients"]
+      return int(m["step"]), bad[0]
+  return None
+
+
+class RunWriter:
+  """Metrics (JSON lines and TensorBoard scalars) and sample pictures; process 0 only."""
+
+  def __init__(self, workdir: str, enabled: bool):
+    self.workdir, self.enabled = workdir, enabled
+    self._tb = None
+    if enabled:
+      os.makedirs(os.path.join(workdir, SAMPLES_DIR), exist_ok=True)
+      from tensorboardX import SummaryWriter
+
+      self._tb = SummaryWriter(os.path.join(workdir, "tb"))
+
+  def scalars(self, step: int, values: dict) -> None:
+    if not self.enabled:
+      return
+    with open(os.path.join(self.workdir, METRICS_FILE), "a") as f:
+      f.write(json.dumps({"step": step, **values}) + "\n")
+    for k, v in values.items():
+      if isinstance(v, int | float) and not isinstance(v, bool):
+        self._tb.add_scalar(k, v, step)
+
+  def picture(self, step: int, picture: np.ndarray) -> None:
+    if not self.enabled:
+      return
+    sampling.save_png(picture, os.path.join(self.workdir, SAMPLES_DIR, f"step_{step:07d}.png"))
+    self._tb.add_image("samples", picture, step, dataformats="HWC")
+
+  def close(self) -> None:
+    if self._tb is not None:
+      self._tb.close()
+
+
+def sample_picture(exp, generate_fn, state, seed: int) -> np.ndarray:
+  """A picture of fixed-z samples: 10 per class per row for conditional runs."""
+  c = exp.config
+  if exp.dataset.is_image:
+    rows = exp.num_classes or 8
+    num = rows * (10 if exp.num_classes else 8)
+    z, labels = sampling.fixed_latents(seed, num, c.model.z_dim, exp.num_classes)
+    if labels is not None:  # row r holds class r
+      labels = np.repeat(np.arange(exp.num_classes), num // exp.num_classes)
+    imgs = sampling.generate(generate_fn, state, z, labels, use_ema=c.ema_decay > 0)
+    return sampling.image_grid(imgs, rows)
+  z, labels = sampling.fixed_latents(seed, 1000, c.model.z_dim, exp.num_classes)
+  pts = sampling.generate(generate_fn, state, z, labels, use_ema=c.ema_decay > 0)
+  return sampling.scatter_png(pts, exp.dataset.train_x[:1000])
+
+
+def _window_means(history: list[dict]) -> dict:
+  keys = [k for k in history[-1] if k != "step"]
+  return {k: float(np.mean([float(m[k]) for m in history])) for k in keys}
+
+
+def train_and_evaluate(config, workdir: str) -> dict:
+  """Trains (or resumes) the run described by ``config`` in ``workdir``; returns a summary."""
+  par = parallel.DataParallel(config.parallel)
+  exp = experiment.build(config, num_devices=par.num_devices)
+  check_workdir_config(config, workdir)
+  is_chief = jax.process_index() == 0
+
+  ckpt_dir = checkpointing.checkpoint_dir(workdir)
+  init_state = exp.init_state()
+  start_step, state = 0, init_state
+  if checkpointing.has_checkpoints(workdir):
+    restored = checkpointing.Checkpointer(
+        workdir, max_to_keep=config.train.keep_checkpoints).restore_latest(init_state)
+    if restored is not None:
+      state, start_step = restored
+      logging.info("resuming from %s at step %d", ckpt_dir, start_step)
+      print(f"resuming from step {start_step}", flush=True)
+
+  # ---- From here on the workdir is written. ----------------------------------------------
+  os.makedirs(workdir, exist_ok=True)
+  if is_chief:
+    with open(os.path.join(workdir, experiment.CONFIG_FILE + ".tmp"), "w") as f:
+      f.write(config.to_json(indent=2))
+    os.replace(os.path.join(workdir, experiment.CONFIG_FILE + ".tmp"),
+               os.path.join(workdir, experiment.CONFIG_FILE))
+  ckpt = checkpointing.Checkpointer(workdir, max_to_keep=config.train.keep_checkpoints)
+  writer = RunWriter(workdir, is_chief)
+  summary = _train_loop(exp, par, state, start_step, ckpt, writer)
+  writer.close()
+  return summary
+
+
+def _train_loop(exp, par, state, start_step, ckpt, writer) -> dict:
+  c = exp.config
+  tc = c.train
+  seed_key = jax.random.key(c.seed)
+  train_step = par.map_step(exp.steps.train_step)
+  generate_fn = sampling.make_generate_fn(exp.generator)
+  batch_fn = data.make_batch_fn(
+      exp.dataset, batch_size=tc.batch_size, n_critic=tc.n_critic, seed=c.seed,
+      process_index=jax.process_index(), process_count=jax.process_count())
+  batches = data.prefetch(
+      par.put_batch(batch_fn(s)) for s in range(start_step, tc.num_steps))
+  device_state = par.put_state(state)
+  history, window, last_good_ckpt = [], [], ckpt.latest_step()
+  t_window, steps_in_window = time.perf_counter(), 0
+  step = start_step
+  for step in range(start_step, tc.num_steps):
+    device_state, metrics = train_step(device_state, next(batches), seed_key)
+    if step == start_step:  # one sync to time the compile, kept out of steps_per_s
+      jax.block_until_ready(metrics)
+      compile_s = time.perf_counter() - t_window
+      print(f"compiled the train step in {compile_s:.1f} s", flush=True)
+      t_window = time.perf_counter()
+      steps_in_window = -1
+    window.append(metrics)
+    steps_in_window += 1
+    done = step + 1
+    due_sample = done % tc.sample_every == 0 or done == tc.num_steps
+    due_ckpt = done % tc.checkpoint_every == 0 or done == tc.num_steps
+    if not (done % tc.log_every == 0 or due_sample or due_ckpt):
+      continue
+    # ---- host sync: fetch the window's metrics, stop on non-finite values -----------------
+    host = par.fetch(window)
+    for i, m in enumerate(host):
+      m["step"] = done - len(host) + i + 1
+    elapsed = time.perf_counter() - t_window
+    bad = first_nonfinite(host) if not tc.skip_nonfinite else None
+    if bad is not None:
+      ckpt.wait()
+      raise NonFiniteError(
+          f"step {bad[0]}: {bad[1]} is not finite; stopping (last good checkpoint: "
+          f"{'none' if last_good_ckpt is None else f'step {last_good_ckpt}'}); lower the "
+          "learning rates or set train.skip_nonfinite=True")
+    record = _window_means(host)
+    record["steps_per_s"] = steps_in_window / max(elapsed, 1e-9)
+    writer.scalars(done, record)
+    history.append({"step": done, **record})
+    print(f"step {done}/{tc.num_steps} d_loss={record['d_loss']:.4f} "
+          f"g_loss={record['g_loss']:.4f} D(x)={record['d_real']:.3f} "
+          f"D(G(z))={record['d_fake']:.3f} {record['steps_per_s']:.1f} steps/s", flush=True)
+    window, steps_in_window = [], 0
+    canonical = par.get_state(device_state)
+    if due_sample:
+      writer.picture(done, sample_picture(exp, generate_fn, canonical, c.seed))
+    if due_ckpt:
+      ckpt.save(done, canonical)
+      last_good_ckpt = done
+    t_window = time.perf_counter()
+  ckpt.wait()
+  ckpt.close()
+  return {"final_step": max(step + 1, start_step), "history": history,
+          "state": par.get_state(device_state) if start_step < tc.num_steps else state}

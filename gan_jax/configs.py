@@ -56,6 +56,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.optim.d_lr = 2e-4  # Adam learning rate of D.
   c.optim.b1 = 0.5  # Adam β1 (both).
   c.optim.b2 = 0.999  # Adam β2 (both).
+  c.optim.schedule = "constant"  # Learning rates: 'constant' | 'linear' (decay to 0 at the end).
 
   c.reg = ml_collections.ConfigDict()
   c.reg.instance_noise_std = 0.0  # Std of Gaussian noise added to D's real and fake inputs.
@@ -75,7 +76,7 @@ SCHEDULE_FIELDS = (
 
 def validate(config, *, num_devices: int) -> None:
   """Raises ConfigError (one line naming the field and the valid choices) for a bad config."""
-  from gan_jax import losses, models
+  from gan_jax import losses, models, state
 
   if config.objective not in losses.NAMES:
     raise ConfigError(
@@ -86,6 +87,9 @@ def validate(config, *, num_devices: int) -> None:
   if config.model.conditioning not in models.CONDITIONINGS:
     raise ConfigError(f"model.conditioning={config.model.conditioning!r} is unknown; "
                       f"valid: {', '.join(models.CONDITIONINGS)}")
+  if config.optim.schedule not in state.LR_SCHEDULES:
+    raise ConfigError(f"optim.schedule={config.optim.schedule!r} is unknown; "
+                      f"valid: {', '.join(state.LR_SCHEDULES)}")
   if config.parallel not in PARALLEL_MODES:
     raise ConfigError(
         f"parallel={config.parallel!r} is unknown; valid: {', '.join(PARALLEL_MODES)}")

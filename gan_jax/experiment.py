@@ -46,7 +46,8 @@ def build(config, *, num_devices: int, dataset: data.Dataset | None = None) -> E
   generator, discriminator = models.get(
       config.model, example_shape=dataset.example_shape, num_classes=num_classes,
       axis_name=steps.AXIS)
-  optimizers = state.make_optimizers(config.optim)
+  optimizers = state.make_optimizers(
+      config.optim, num_steps=config.train.num_steps, n_critic=config.train.n_critic)
   step_cfg = steps.StepConfig.from_config(
       config, num_devices=num_devices, num_classes=dataset.num_classes)
   gan_steps = steps.GANSteps(generator=generator, discriminator=discriminator,

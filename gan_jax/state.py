@@ -34,11 +34,20 @@ class Optimizers(NamedTuple):
   d: optax.GradientTransformation
 
 
-def make_optimizers(optim_config) -> Optimizers:
-  """Adam(lr, β1, β2) for each player."""
+LR_SCHEDULES = ("constant", "linear")
+
+
+def make_optimizers(optim_config, *, num_steps: int = 1, n_critic: int = 1) -> Optimizers:
+  """Adam(lr, β1, β2) for each player; ``schedule='linear'`` decays each lr linearly to 0."""
   c = optim_config
-  return Optimizers(g=optax.adam(c.g_lr, b1=c.b1, b2=c.b2),
-                    d=optax.adam(c.d_lr, b1=c.b1, b2=c.b2))
+
+  def lr(base, updates):
+    if c.get("schedule", "constant") == "linear":
+      return optax.linear_schedule(base, 0.0, updates)
+    return base
+
+  return Optimizers(g=optax.adam(lr(c.g_lr, num_steps), b1=c.b1, b2=c.b2),
+                    d=optax.adam(lr(c.d_lr, num_steps * n_critic), b1=c.b1, b2=c.b2))
 
 
 def create_state(key, *, generator, discriminator, optimizers: Optimizers, z_dim: int,

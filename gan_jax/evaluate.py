@@ -1,0 +1,53 @@
+"""Evaluates the latest checkpoint of a run and appends the result to its metrics.
+
+  python -m gan_jax.evaluate --workdir=runs/cgan [--num=10000]
+
+Prints one JSON object; the same object (with ``"eval": true``) is appended to the workdir's
+metrics.jsonl.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from absl import app, flags
+
+from gan_jax import cli
+from gan_jax.errors import ConfigError
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "A run directory written by gan_jax.main.")
+flags.DEFINE_integer("num", 10000, "Number of generated (and real) samples.")
+flags.DEFINE_integer("seed", 0, "Seed of the latent draws and the real subset.")
+flags.DEFINE_string("cache_dir", None, "Feature-classifier cache (default $GAN_JAX_CACHE or "
+                    "~/.cache/gan_jax).")
+
+
+def append_record(workdir: str, record: dict) -> None:
+  with open(os.path.join(workdir, "metrics.jsonl"), "a") as f:
+    f.write(json.dumps(record) + "\n")
+
+
+def main(argv):
+  if len(argv) > 1:
+    cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
+  if not FLAGS.workdir:
+    cli.fail("--workdir is required")
+  if FLAGS.num <= 1:
+    cli.fail(f"--num={FLAGS.num} must be an integer > 1")
+  from gan_jax import evaluation, sample
+
+  try:
+    exp, state, step = sample.load_run(FLAGS.workdir)
+  except ConfigError as e:
+    cli.fail(str(e))
+  kwargs = {"cache_dir": FLAGS.cache_dir} if exp.dataset.is_image else {}
+  result = evaluation.evaluate(exp, state, num=FLAGS.num, seed=FLAGS.seed, **kwargs)
+  record = {"step": step, "eval": True, **result}
+  print(json.dumps(record), flush=True)
+  append_record(FLAGS.workdir, record)
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=cli.parse_flags)

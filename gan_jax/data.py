@@ -38,6 +38,8 @@ class Dataset:
   # For mixtures of Gaussians: the mode centres (K, 2) and the per-mode std.
   mode_centers: np.ndarray | None = None
   mode_std: float = 0.0
+  # (process_index, process_count) when train_x holds only this process's shard (TFDS datasets).
+  process_shard: tuple[int, int] | None = None
 
   @property
   def is_image(self) -> bool:
@@ -201,20 +203,26 @@ class BatchSampler:
 
 
 def make_batch_fn(dataset: Dataset, *, batch_size: int, n_critic: int, seed: int,
-                  process_index: int = 0, process_count: int = 1) -> Callable[[int], dict]:
+                  with_labels: bool = False, process_index: int = 0,
+                  process_count: int = 1) -> Callable[[int], dict]:
   """Returns ``batch(step)``: this process's slice of the global batch of train step ``step``.
 
   Leaves have shape (local_batch, n_critic, ...): examples first, so that the batch can be split
   across devices along axis 0; axis 1 indexes the critic updates of the step.
   """
-  sampler = BatchSampler(len(dataset.train_x), batch_size, seed)
   local = batch_size // process_count
-  lo, hi = process_index * local, (process_index + 1) * local
+  if dataset.process_shard is not None:
+    # train_x is this process's own shard: its part of every global batch is drawn from it.
+    sampler = BatchSampler(len(dataset.train_x), local, seed)
+    lo, hi = 0, local
+  else:
+    sampler = BatchSampler(len(dataset.train_x), batch_size, seed)
+    lo, hi = process_index * local, (process_index + 1) * local
 
   def batch(step: int) -> dict:
     idx = np.stack([sampler.indices(step * n_critic + j) for j in range(n_critic)], 1)[lo:hi]
     out = {"x": dataset.train_x[idx]}
-    if dataset.has_labels:
+    if with_labels:
       out["y"] = dataset.train_y[idx]
     return out
 

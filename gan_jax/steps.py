@@ -132,7 +132,8 @@ class GANSteps:
   def d_step(self, state: GANState, batch: dict, key) -> tuple[GANState, dict]:
     """One D update on a real micro-batch: minimise d_loss (+ λ·GP, + γ/2·R1)."""
     c, obj = self.cfg, self.objective
-    x_real, y_real = batch["x"], batch.get("y")
+    x_real = batch["x"]
+    y_real = batch["y"] if c.num_classes else None
     local = x_real.shape[0]
     k_lat, k_gp, k_nr, k_nf = jax.random.split(key, 4)
     z, y_fake = self._sample_latents(k_lat, local)

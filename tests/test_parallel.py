@@ -24,7 +24,7 @@ SCRIPT = textwrap.dedent("""
     ds = data.load_dataset(c.data)
     ds = data.Dataset("mnist", ds.train_x[:256], ds.train_y[:256], ds.test_x[:8],
                       ds.test_y[:8], 10)
-    batch_fn = data.make_batch_fn(ds, batch_size=8, n_critic=2, seed=0)
+    batch_fn = data.make_batch_fn(ds, batch_size=8, n_critic=2, seed=0, with_labels=True)
 
     def run(mode, devices):
       par = parallel.DataParallel(mode, devices)

@@ -1,0 +1,101 @@
+"""Times the compiled train step on a fixed real batch and prints one JSON object.
+
+  python -m gan_jax.bench --config=experiments/nonsaturating.py [--steps=50] [--repeats=5] \
+      [--config.train.batch_size=64]
+
+One step is what ``shared/reference/torch_dcgan_bench.py`` times: n_critic D updates then one G
+update (with the configs' defaults, dcgan28 and Adam(2e-4, β=(0.5, 0.999)) for
+non_saturating). Every timed repeat ends with ``block_until_ready`` on the state.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from gan_jax import cli
+from gan_jax.errors import ConfigError
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file("config", None, "An experiments/*.py config file.",
+                                lock_config=True)
+flags.DEFINE_integer("steps", 50, "Steps per timed repeat.")
+flags.DEFINE_integer("repeats", 5, "Timed repeats; steps_per_s is their median.")
+flags.DEFINE_integer("warmup", 5, "Untimed steps after the first (compiling) call.")
+flags.DEFINE_string("json", None, "Also write the result to this file.")
+
+
+def benchmark(config, *, steps: int, repeats: int, warmup: int) -> dict:
+  """Compile time and steps/s of ``train_step`` for ``config`` on all local devices."""
+  import jax
+
+  from gan_jax import data, experiment, parallel
+
+  par = parallel.DataParallel(config.parallel)
+  exp = experiment.build(config, num_devices=par.num_devices)
+  step_fn = par.map_step(exp.steps.train_step)
+  batch_fn = data.make_batch_fn(exp.dataset, batch_size=config.train.batch_size,
+                                n_critic=config.train.n_critic, seed=config.seed,
+                                with_labels=bool(exp.num_classes))
+  batch = par.put_batch(batch_fn(0))  # one fixed real batch, as in the reference
+  state = par.put_state(exp.init_state())
+  key = jax.random.key(config.seed)
+
+  t0 = time.perf_counter()
+  state, metrics = step_fn(state, batch, key)
+  jax.block_until_ready((state, metrics))
+  compile_s = time.perf_counter() - t0
+  for _ in range(warmup):
+    state, metrics = step_fn(state, batch, key)
+  jax.block_until_ready(state)
+  rates = []
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    for _ in range(steps):
+      state, metrics = step_fn(state, batch, key)
+    jax.block_until_ready(state)
+    rates.append(steps / (time.perf_counter() - t0))
+  last = par.fetch(metrics)
+  device = jax.local_devices()[0]
+  stats = device.memory_stats() or {}
+  median = statistics.median(rates)
+  return {
+      "framework": "jax", "jax": jax.__version__, "device_kind": device.device_kind,
+      "platform": device.platform, "device_count": par.num_devices,
+      "parallel": config.parallel, "model": config.model.name, "objective": config.objective,
+      "n_critic": config.train.n_critic, "batch": config.train.batch_size,
+      "compile_s": round(compile_s, 3), "steps_per_s_median": round(median, 3),
+      "steps_per_s_min": round(min(rates), 3), "steps_per_s_max": round(max(rates), 3),
+      "steps_per_s_all": [round(r, 3) for r in rates],
+      "images_per_s": round(median * config.train.batch_size * config.train.n_critic, 1),
+      "peak_bytes_in_use": stats.get("peak_bytes_in_use"),
+      "finite": all(math.isfinite(float(last[k])) for k in ("d_loss", "g_loss")),
+      "last_d_loss": float(last["d_loss"]), "last_g_loss": float(last["g_loss"]),
+  }
+
+
+def main(argv):
+  if len(argv) > 1:
+    cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
+  if FLAGS.config is None:
+    cli.fail("--config is required, e.g. --config=experiments/nonsaturating.py")
+  if FLAGS.steps <= 0 or FLAGS.repeats <= 0 or FLAGS.warmup < 0:
+    cli.fail("--steps and --repeats must be positive and --warmup non-negative")
+  try:
+    result = benchmark(FLAGS.config, steps=FLAGS.steps, repeats=FLAGS.repeats,
+                       warmup=FLAGS.warmup)
+  except ConfigError as e:
+    cli.fail(str(e))
+  print(json.dumps(result), flush=True)
+  if FLAGS.json:
+    with open(FLAGS.json, "w") as f:
+      json.dump(result, f, indent=1)
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=cli.parse_flags)

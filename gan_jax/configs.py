@@ -48,6 +48,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.keep_checkpoints = 3  # Checkpoints kept on disk.
   c.train.eval_every = 0  # Steps between evaluations with gan_jax.evaluate (0 = only at the end).
   c.train.eval_num = 2000  # Samples per evaluation.
+  c.train.eval_at_end = True  # Evaluate the final state (gan_jax.evaluation) when training ends.
   c.train.skip_nonfinite = False  # Skip (and count) non-finite updates instead of stopping.
   c.train.allow_config_change = False  # Allow resuming a workdir whose run had another config.
 
@@ -71,7 +72,7 @@ def base_config() -> ml_collections.ConfigDict:
 SCHEDULE_FIELDS = (
     "train.num_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
     "train.keep_checkpoints", "train.eval_every", "train.eval_num", "train.allow_config_change",
-    "train.skip_nonfinite")
+    "train.skip_nonfinite", "train.eval_at_end")
 
 
 def validate(config, *, num_devices: int) -> None:

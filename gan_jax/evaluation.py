@@ -33,15 +33,18 @@ def evaluate_images(exp, state, *, num: int, seed: int = 0, classifier=None,
   ds = exp.dataset
   if classifier is None and ds.has_labels:
     classifier = classifier_lib.get_classifier(ds, cache_dir=cache_dir)
-  if feature_fn is None:
-    if classifier is None:
-      raise ValueError("an unlabelled image dataset needs a feature_fn for evaluation")
-    feature_fn = classifier.features
+  if feature_fn is None and classifier is None:
+    raise ValueError("an unlabelled image dataset needs a feature_fn for evaluation")
   fake = _generate(exp, state, num, seed)
   labels = fake.get("labels")
   fake_x = fake["images"]
   real_x, real_y = _real_subset(ds.train_x, ds.train_y, num, seed)
-  f_fake, f_real = feature_fn(fake_x), feature_fn(real_x)
+  probs = None
+  if feature_fn is None:
+    f_fake, probs = classifier.outputs(fake_x)  # features and class probabilities in one pass
+    f_real = classifier.features(real_x)
+  else:
+    f_fake, f_real = feature_fn(fake_x), feature_fn(real_x)
   out = {"num": int(num), "fcd": metrics.frechet_distance(f_real, f_fake)}
   kid_mean, kid_std = metrics.kernel_inception_distance(f_real, f_fake)
   out.update(kid=kid_mean, kid_std=kid_std)
@@ -50,14 +53,13 @@ def evaluate_images(exp, state, *, num: int, seed: int = 0, classifier=None,
   out["diversity_fake"] = metrics.mean_pairwise_distance(f_fake)
   out["diversity_real"] = metrics.mean_pairwise_distance(f_real)
   if classifier is not None:
-    probs = classifier.probs(fake_x)
+    probs = classifier.probs(fake_x) if probs is None else probs
     out["classifier_score"], _ = metrics.inception_score(probs)
     pred = probs.argmax(-1)
     hist = metrics.class_histogram(pred, probs.shape[-1])
     out["class_histogram"] = [float(h) for h in hist]
     out["classifier_test_accuracy"] = float(classifier.test_accuracy)
-    floor = classifier_lib.real_vs_real_floor(ds, classifier, num)
-    out["fcd_floor"] = floor["fcd"]
+    out["fcd_floor"] = _floor(ds, classifier, num)
     if labels is not None:
       out["conditional_accuracy"] = metrics.conditional_accuracy(pred, labels)
       per_class = []
@@ -67,6 +69,19 @@ def evaluate_images(exp, state, *, num: int, seed: int = 0, classifier=None,
           per_class.append(metrics.frechet_distance(rk, fk))
       out["intra_class_fcd"] = float(np.mean(per_class)) if per_class else float("nan")
   return out
+
+
+_FLOORS: dict = {}
+
+
+def _floor(dataset, classifier, num: int) -> float:
+  """The real-vs-real fcd (train vs test split, ``num`` each), computed once per process."""
+  from gan_jax import classifier as classifier_lib
+
+  key = (dataset.name, len(dataset.train_x), num, id(classifier))
+  if key not in _FLOORS:
+    _FLOORS[key] = classifier_lib.real_vs_real_floor(dataset, classifier, num)["fcd"]
+  return _FLOORS[key]
 
 
 def evaluate_points(exp, state, *, num: int, seed: int = 0) -> dict:

@@ -7,7 +7,7 @@ Distance (reported as ``fcd``); on a host with real Inception weights, Inception
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 from scipy import special
@@ -156,15 +156,20 @@ def knn_sq_radii(feats, k: int) -> np.ndarray:
   return radii
 
 
-def _ball_counts(queries: np.ndarray, centres: np.ndarray, sq_radii: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray]:
-  """For each query: how many balls B(centre_j, r_j) hold it, and its nearest squared distance."""
+def _ball_counts(queries: np.ndarray, centres: np.ndarray, sq_radii: np.ndarray) -> np.ndarray:
+  """For each query q: #{j : ‖q - centre_j‖² ≤ r_j²}."""
   counts = np.empty(len(queries), np.int64)
-  nearest = np.empty(len(queries))
   for rows, d in _chunked_sq_dists(queries, centres):
     counts[rows] = (d <= sq_radii[None, :]).sum(1)
+  return counts
+
+
+def _nearest_sq_dists(queries: np.ndarray, refs: np.ndarray) -> np.ndarray:
+  """For each query q: min_j ‖q - ref_j‖²."""
+  nearest = np.empty(len(queries))
+  for rows, d in _chunked_sq_dists(queries, refs):
     nearest[rows] = d.min(1)
-  return counts, nearest
+  return nearest
 
 
 def precision_recall(real_feats, fake_feats, k: int = 5) -> dict[str, float]:
@@ -174,8 +179,8 @@ def precision_recall(real_feats, fake_feats, k: int = 5) -> dict[str, float]:
   recall = share of reals inside the fake manifold ∪_j B(f_j, NN_k(f_j)).
   """
   real, fake = _as_float64_2d(real_feats, "real_feats"), _as_float64_2d(fake_feats, "fake_feats")
-  fake_in_real, _ = _ball_counts(fake, real, knn_sq_radii(real, k))
-  real_in_fake, _ = _ball_counts(real, fake, knn_sq_radii(fake, k))
+  fake_in_real = _ball_counts(fake, real, knn_sq_radii(real, k))
+  real_in_fake = _ball_counts(real, fake, knn_sq_radii(fake, k))
   return {"precision": float(np.mean(fake_in_real > 0)),
           "recall": float(np.mean(real_in_fake > 0))}
 
@@ -188,8 +193,8 @@ def density_coverage(real_feats, fake_feats, k: int = 5) -> dict[str, float]:
   """
   real, fake = _as_float64_2d(real_feats, "real_feats"), _as_float64_2d(fake_feats, "fake_feats")
   sq_radii = knn_sq_radii(real, k)
-  counts, _ = _ball_counts(fake, real, sq_radii)
-  _, nearest_fake = _ball_counts(real, fake, np.zeros(len(fake)))
+  counts = _ball_counts(fake, real, sq_radii)
+  nearest_fake = _nearest_sq_dists(real, fake)
   return {"density": float(counts.sum() / (k * len(fake))),
           "coverage": float(np.mean(nearest_fake <= sq_radii))}
 
@@ -210,18 +215,20 @@ def mode_metrics(samples, centers, std: float) -> dict[str, float]:
   x = _as_float64_2d(samples, "samples")
   c = _as_float64_2d(centers, "centers")
   num_modes = len(c)
-  sq = np.concatenate([d for _, d in _chunked_sq_dists(x, c)]) if len(x) else np.zeros((0, 1))
+  if not len(x):
+    raise ValueError("mode_metrics needs at least one sample")
+  sq = ((x[:, None, :] - c[None, :, :]) ** 2).sum(-1)
   nearest = sq.argmin(1)
   high_quality = sq[np.arange(len(x)), nearest] <= (3.0 * std) ** 2
   counts = np.bincount(nearest[high_quality], minlength=num_modes)
-  captured = int(np.sum(counts >= len(x) / num_modes / 5.0)) if len(x) else 0
+  captured = int(np.sum(counts >= len(x) / num_modes / 5.0))
   if counts.sum():
     p = counts / counts.sum()
     mode_kl = float(np.sum(special.xlogy(p, p * num_modes)))
   else:
     mode_kl = float(np.log(num_modes))
   return {"modes_captured": captured, "num_modes": num_modes,
-          "high_quality_fraction": float(high_quality.mean()) if len(x) else 0.0,
+          "high_quality_fraction": float(high_quality.mean()),
           "mode_kl": mode_kl}
 
 
@@ -258,5 +265,3 @@ def conditional_accuracy(pred_labels, requested_labels) -> float:
     raise ValueError(f"label counts differ: {pred.shape} vs {requested.shape}")
   return float(np.mean(pred == requested))
 
-
-FeatureFn = Callable[[np.ndarray], np.ndarray]

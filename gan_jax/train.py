@@ -17,10 +17,21 @@ import jax
 import numpy as np
 from absl import logging
 
-from gan_jax import checkpointing, configs, data, experiment, parallel, sampling, steps
+from gan_jax import (
+  checkpointing,
+  configs,
+  data,
+  diagnostics,
+  experiment,
+  metrics,
+  parallel,
+  sampling,
+  steps,
+)
 from gan_jax.errors import ConfigError
 
 METRICS_FILE = "metrics.jsonl"
+SUMMARY_FILE = "summary.json"
 SAMPLES_DIR = "samples"
 
 
@@ -69,14 +80,24 @@ class RunWriter:
 
       self._tb = SummaryWriter(os.path.join(workdir, "tb"))
 
-  def scalars(self, step: int, values: dict) -> None:
+  def scalars(self, step: int, values: dict, prefix: str = "") -> None:
     if not self.enabled:
       return
     with open(os.path.join(self.workdir, METRICS_FILE), "a") as f:
       f.write(json.dumps({"step": step, **values}) + "\n")
     for k, v in values.items():
       if isinstance(v, int | float) and not isinstance(v, bool):
-        self._tb.add_scalar(k, v, step)
+        self._tb.add_scalar(prefix + k, v, step)
+
+  def summary(self, summary: dict) -> None:
+    """The end-of-run summary (diagnostics and final evaluation) as workdir/summary.json."""
+    if not self.enabled:
+      return
+    path = os.path.join(self.workdir, SUMMARY_FILE)
+    with open(path + ".tmp", "w") as f:
+      json.dump(summary, f, indent=1)
+    os.replace(path + ".tmp", path)
+    print("summary: " + json.dumps(summary.get("diagnostics", {})), flush=True)
 
   def picture(self, step: int, picture: np.ndarray) -> None:
     if not self.enabled:
@@ -89,8 +110,10 @@ class RunWriter:
       self._tb.close()
 
 
-def sample_picture(exp, generate_fn, state, seed: int) -> np.ndarray:
-  """A picture of fixed-z samples: 10 per class per row for conditional runs."""
+def sample_picture(exp, generate_fn, state, seed: int) -> tuple[np.ndarray, float]:
+  """A picture of fixed-z samples (10 per class per row for conditional runs), and their
+  diversity: mean pairwise distance of the samples over that of as many real examples (a
+  collapsed generator scores near 0)."""
   c = exp.config
   if exp.dataset.is_image:
     rows = exp.num_classes or 8
@@ -99,10 +122,17 @@ def sample_picture(exp, generate_fn, state, seed: int) -> np.ndarray:
     if labels is not None:  # row r holds class r
       labels = np.repeat(np.arange(exp.num_classes), num // exp.num_classes)
     imgs = sampling.generate(generate_fn, state, z, labels, use_ema=c.ema_decay > 0)
-    return sampling.image_grid(imgs, rows)
+    return sampling.image_grid(imgs, rows), _diversity_ratio(imgs, exp.dataset.train_x)
   z, labels = sampling.fixed_latents(seed, 1000, c.model.z_dim, exp.num_classes)
   pts = sampling.generate(generate_fn, state, z, labels, use_ema=c.ema_decay > 0)
-  return sampling.scatter_png(pts, exp.dataset.train_x[:1000])
+  picture = sampling.scatter_png(pts, exp.dataset.train_x[:1000])
+  return picture, _diversity_ratio(pts, exp.dataset.train_x)
+
+
+def _diversity_ratio(fake: np.ndarray, real: np.ndarray) -> float:
+  fake = fake.reshape(len(fake), -1)
+  real = real[:len(fake)].reshape(len(fake), -1)
+  return metrics.mean_pairwise_distance(fake) / max(metrics.mean_pairwise_distance(real), 1e-12)
 
 
 def _window_means(history: list[dict]) -> dict:
@@ -187,6 +217,7 @@ def _train_loop(exp, par, state, start_step, ckpt, writer) -> dict:
           "learning rates or set train.skip_nonfinite=True")
     record = _window_means(host)
     record["steps_per_s"] = steps_in_window / max(elapsed, 1e-9)
+    record.update(_instability(history + [record], exp.steps.objective.output == "logit"))
     writer.scalars(done, record)
     history.append({"step": done, **record})
     print(f"step {done}/{tc.num_steps} d_loss={record['d_loss']:.4f} "
@@ -195,12 +226,46 @@ def _train_loop(exp, par, state, start_step, ckpt, writer) -> dict:
     window, steps_in_window = [], 0
     canonical = par.get_state(device_state)
     if due_sample:
-      writer.picture(done, sample_picture(exp, generate_fn, canonical, c.seed))
+      picture, diversity = sample_picture(exp, generate_fn, canonical, c.seed)
+      writer.picture(done, picture)
+      writer.scalars(done, {"diversity_ratio": diversity})
+      history[-1]["diversity_ratio"] = diversity
+    if tc.eval_every and done % tc.eval_every == 0 and done != tc.num_steps:
+      _evaluate(exp, canonical, done, writer)
     if due_ckpt:
       ckpt.save(done, canonical)
       last_good_ckpt = done
     t_window = time.perf_counter()
   ckpt.wait()
   ckpt.close()
-  return {"final_step": max(step + 1, start_step), "history": history,
-          "state": par.get_state(device_state) if start_step < tc.num_steps else state}
+  final_state = par.get_state(device_state) if start_step < tc.num_steps else state
+  summary = {"final_step": max(step + 1, start_step)}
+  if history:  # a resumed, already finished run has nothing new to summarise
+    summary["diagnostics"] = diagnostics.summarize(
+        history, d_fake_is_probability=exp.steps.objective.output == "logit",
+        d_fake_key="d_fake_g")
+    if tc.eval_at_end:
+      summary["eval"] = _evaluate(exp, final_state, summary["final_step"], writer)
+    writer.summary(summary)
+  return {**summary, "history": history, "state": final_state}
+
+
+def _instability(history: list[dict], d_fake_is_probability: bool) -> dict:
+  """Trailing-window oscillation of the losses and the vanishing-gradient flag."""
+  window = diagnostics.DEFAULT_WINDOW
+  out = {f"{k}_window_var": diagnostics.oscillation([r[k] for r in history], window)["variance"]
+         for k in ("d_loss", "g_loss")}
+  if d_fake_is_probability:
+    out["vanishing_gradient"] = int(diagnostics.vanishing_gradient_flag(
+        history, window=window, d_fake_key="d_fake_g"))
+  return out
+
+
+def _evaluate(exp, state, step: int, writer) -> dict:
+  from gan_jax import evaluation
+
+  result = evaluation.evaluate(exp, state, num=exp.config.train.eval_num)
+  writer.scalars(step, {"eval": True, **result}, prefix="eval/")
+  print(f"eval step {step}: " + " ".join(
+      f"{k}={v:.4g}" for k, v in result.items() if isinstance(v, float)), flush=True)
+  return result

@@ -6,6 +6,11 @@
 One step is what ``shared/reference/torch_dcgan_bench.py`` times: n_critic D updates then one G
 update (with the configs' defaults, dcgan28 and Adam(2e-4, β=(0.5, 0.999)) for
 non_saturating). Every timed repeat ends with ``block_until_ready`` on the state.
+
+``--seeds=K`` (K > 1) also times K seeds trained together: ``jax.vmap`` of the per-device step
+over K seed-stacked states inside one jit, alternating repeats with the one-seed step. The output
+then holds ``vmap_seed_steps_per_s`` (K × the vmapped step rate) and ``vmap_speedup`` (that over
+the one-seed rate): above 1 vectorised seeds pay on this device, below 1 separate runs are faster.
 """
 
 from __future__ import annotations
@@ -28,13 +33,41 @@ flags.DEFINE_integer("steps", 50, "Steps per timed repeat.")
 flags.DEFINE_integer("repeats", 5, "Timed repeats; steps_per_s is their median.")
 flags.DEFINE_integer("warmup", 5, "Untimed steps after the first (compiling) call.")
 flags.DEFINE_string("json", None, "Also write the result to this file.")
+flags.DEFINE_integer("seeds", 1, "Also time this many seeds vmapped in one step (if > 1).")
 
 
-def benchmark(config, *, steps: int, repeats: int, warmup: int) -> dict:
-  """Compile time and steps/s of ``train_step`` for ``config`` on all local devices."""
+def _time(step_fn, state, batch, key, *, steps: int) -> tuple[float, object]:
+  """Steps per second of ``steps`` calls, ready at the end; returns the rate and the state."""
   import jax
 
+  t0 = time.perf_counter()
+  for _ in range(steps):
+    state, metrics = step_fn(state, batch, key)
+  jax.block_until_ready(state)
+  return steps / (time.perf_counter() - t0), state
+
+
+def _compile_and_warm(step_fn, state, batch, key, warmup: int):
+  """Runs the first (compiling) call and ``warmup`` more; returns (compile_s, state, metrics)."""
+  import jax
+
+  t0 = time.perf_counter()
+  state, metrics = step_fn(state, batch, key)
+  jax.block_until_ready((state, metrics))
+  compile_s = time.perf_counter() - t0
+  for _ in range(warmup):
+    state, metrics = step_fn(state, batch, key)
+  jax.block_until_ready(state)
+  return compile_s, state, metrics
+
+
+def benchmark(config, *, steps: int, repeats: int, warmup: int, seeds: int = 1) -> dict:
+  """Compile time and steps/s of ``train_step`` for ``config`` on all local devices."""
+  import jax
+  import numpy as np
+
   from gan_jax import data, experiment, parallel
+  from gan_jax import state as state_lib
 
   par = parallel.DataParallel(config.parallel)
   exp = experiment.build(config, num_devices=par.num_devices)
@@ -45,29 +78,38 @@ def benchmark(config, *, steps: int, repeats: int, warmup: int) -> dict:
   batch = par.put_batch(batch_fn(0))  # one fixed real batch, as in the reference
   state = par.put_state(exp.init_state())
   key = jax.random.key(config.seed)
+  compile_s, state, metrics = _compile_and_warm(step_fn, state, batch, key, warmup)
 
-  t0 = time.perf_counter()
-  state, metrics = step_fn(state, batch, key)
-  jax.block_until_ready((state, metrics))
-  compile_s = time.perf_counter() - t0
-  for _ in range(warmup):
-    state, metrics = step_fn(state, batch, key)
-  jax.block_until_ready(state)
+  vmapped = None
+  if seeds > 1:  # K independent states (seed, seed+1, ...) in one vmapped step.
+    v_step = par.map_step(jax.vmap(exp.steps.train_step, in_axes=(0, None, 0)))
+    states = [state_lib.create_state(
+        jax.random.key(config.seed + i), generator=exp.generator,
+        discriminator=exp.discriminator, optimizers=exp.optimizers,
+        z_dim=config.model.z_dim, example_shape=exp.dataset.example_shape,
+        num_classes=exp.num_classes) for i in range(seeds)]
+    v_state = par.put_state(jax.tree.map(lambda *xs: np.stack(xs), *jax.device_get(states)))
+    v_keys = jax.random.split(key, seeds)
+    v_compile_s, v_state, _ = _compile_and_warm(v_step, v_state, batch, v_keys, warmup)
+    vmapped = {"compile_s": v_compile_s, "rates": []}
+
   rates = []
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    for _ in range(steps):
-      state, metrics = step_fn(state, batch, key)
-    jax.block_until_ready(state)
-    rates.append(steps / (time.perf_counter() - t0))
+  for _ in range(repeats):  # alternating, so machine noise hits both alike
+    rate, state = _time(step_fn, state, batch, key, steps=steps)
+    rates.append(rate)
+    if vmapped is not None:
+      rate, v_state = _time(v_step, v_state, batch, v_keys, steps=steps)
+      vmapped["rates"].append(rate * seeds)
+  _, metrics = step_fn(state, batch, key)
   last = par.fetch(metrics)
   device = jax.local_devices()[0]
   stats = device.memory_stats() or {}
   median = statistics.median(rates)
-  return {
+  result = {
       "framework": "jax", "jax": jax.__version__, "device_kind": device.device_kind,
       "platform": device.platform, "device_count": par.num_devices,
       "parallel": config.parallel, "model": config.model.name, "objective": config.objective,
+      "conv_impl": config.model.get("conv_impl", "fast"),
       "n_critic": config.train.n_critic, "batch": config.train.batch_size,
       "compile_s": round(compile_s, 3), "steps_per_s_median": round(median, 3),
       "steps_per_s_min": round(min(rates), 3), "steps_per_s_max": round(max(rates), 3),
@@ -77,6 +119,14 @@ def benchmark(config, *, steps: int, repeats: int, warmup: int) -> dict:
       "finite": all(math.isfinite(float(last[k])) for k in ("d_loss", "g_loss")),
       "last_d_loss": float(last["d_loss"]), "last_g_loss": float(last["g_loss"]),
   }
+  if vmapped is not None:
+    v_median = statistics.median(vmapped["rates"])
+    result.update(
+        seeds=seeds, vmap_compile_s=round(vmapped["compile_s"], 3),
+        vmap_seed_steps_per_s=round(v_median, 3),
+        vmap_seed_steps_per_s_all=[round(r, 3) for r in vmapped["rates"]],
+        vmap_speedup=round(v_median / median, 3))
+  return result
 
 
 def main(argv):
@@ -84,11 +134,11 @@ def main(argv):
     cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
   if FLAGS.config is None:
     cli.fail("--config is required, e.g. --config=experiments/nonsaturating.py")
-  if FLAGS.steps <= 0 or FLAGS.repeats <= 0 or FLAGS.warmup < 0:
-    cli.fail("--steps and --repeats must be positive and --warmup non-negative")
+  if FLAGS.steps <= 0 or FLAGS.repeats <= 0 or FLAGS.warmup < 0 or FLAGS.seeds <= 0:
+    cli.fail("--steps, --repeats and --seeds must be positive and --warmup non-negative")
   try:
     result = benchmark(FLAGS.config, steps=FLAGS.steps, repeats=FLAGS.repeats,
-                       warmup=FLAGS.warmup)
+                       warmup=FLAGS.warmup, seeds=FLAGS.seeds)
   except ConfigError as e:
     cli.fail(str(e))
   print(json.dumps(result), flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from absl import flags
+from ml_collections.config_flags import config_flags
 
 from gan_jax.errors import ConfigError
 
@@ -20,6 +21,18 @@ def fail(message: str, status: int = USAGE_EXIT):
 def parse_flags(argv):
   """absl flag parsing whose errors (unknown flags, bad overrides) are one line and exit 2."""
   try:
-    return flags.FLAGS(argv)
-  except (flags.Error, ConfigError, AttributeError, KeyError, ValueError) as e:
-    fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+    parsed = flags.FLAGS(argv)
+    for name in flags.FLAGS:
+      flag = flags.FLAGS[name]
+      if config_flags.is_config_flag(flag) and flag.value is not None:
+        flag.value.keys()  # a config file that failed to load raises only when first used
+    return parsed
+  except (AttributeError, KeyError) as e:  # an override of a field the config lacks
+    field = str(e).strip("\"'")
+    given = [a.split("=")[0] for a in argv[1:] if a.startswith("--config")
+             and field in a.split("=")[0].split(".")]
+    fail(f"{given[0]}: the config has no field {field!r}" if given else f"{e!r}")
+  except (flags.Error, ConfigError, OSError, ValueError) as e:
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    # Config-file errors carry a traceback: keep the first line and the error at its end.
+    fail(" ".join(dict.fromkeys([lines[0], lines[-1]])) if lines else type(e).__name__)

@@ -37,6 +37,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.model.spectral_norm = False  # Spectral normalisation in every layer of D.
   c.model.conditioning = "projection"  # D's conditioning: 'projection' | 'concat'.
   c.model.embed_dim = 128  # Size of G's label embedding.
+  c.model.conv_impl = "fast"  # DCGAN convs: 'fast' (custom-gradient, fast on CPU) | 'stock'.
 
   c.train = ml_collections.ConfigDict()
   c.train.batch_size = 64  # Global batch, split over all devices.
@@ -78,6 +79,7 @@ SCHEDULE_FIELDS = (
 def validate(config, *, num_devices: int) -> None:
   """Raises ConfigError (one line naming the field and the valid choices) for a bad config."""
   from gan_jax import losses, models, state
+  from gan_jax.models import dcgan
 
   if config.objective not in losses.NAMES:
     raise ConfigError(
@@ -88,6 +90,9 @@ def validate(config, *, num_devices: int) -> None:
   if config.model.conditioning not in models.CONDITIONINGS:
     raise ConfigError(f"model.conditioning={config.model.conditioning!r} is unknown; "
                       f"valid: {', '.join(models.CONDITIONINGS)}")
+  if config.model.get("conv_impl", "fast") not in dcgan.CONV_IMPLS:
+    raise ConfigError(f"model.conv_impl={config.model.conv_impl!r} is unknown; "
+                      f"valid: {', '.join(dcgan.CONV_IMPLS)}")
   if config.optim.schedule not in state.LR_SCHEDULES:
     raise ConfigError(f"optim.schedule={config.optim.schedule!r} is unknown; "
                       f"valid: {', '.join(state.LR_SCHEDULES)}")

@@ -36,10 +36,10 @@ def main(argv):
     cli.fail("--workdir is required")
   if FLAGS.num <= 1:
     cli.fail(f"--num={FLAGS.num} must be an integer > 1")
-  from gan_jax import evaluation, sample
+  from gan_jax import evaluation, experiment
 
   try:
-    exp, state, step = sample.load_run(FLAGS.workdir)
+    exp, state, step = experiment.load_run(FLAGS.workdir)
   except ConfigError as e:
     cli.fail(str(e))
   kwargs = {"cache_dir": FLAGS.cache_dir} if exp.dataset.is_image else {}

@@ -71,3 +71,23 @@ def load_workdir_config(workdir: str) -> ml_collections.ConfigDict:
   config.update_from_flattened_dict(
       {k: v for k, v in configs.flatten(saved).items() if k in configs.flatten(config)})
   return config
+
+
+def load_run(workdir: str, dataset: data.Dataset | None = None):
+  """(experiment, canonical state, step) of the latest readable checkpoint in ``workdir``.
+
+  The experiment is built for one device (inference); raises ConfigError without a checkpoint.
+  """
+  from gan_jax import checkpointing
+
+  config = load_workdir_config(workdir)
+  exp = build(config, num_devices=1, dataset=dataset)
+  restored = None
+  if checkpointing.has_checkpoints(workdir):
+    ckpt = checkpointing.Checkpointer(workdir, max_to_keep=config.train.keep_checkpoints)
+    restored = ckpt.restore_latest(exp.init_state())
+    ckpt.close()
+  if restored is None:
+    raise ConfigError(f"--workdir={workdir!r} holds no checkpoint yet")
+  state, step = restored
+  return exp, state, step

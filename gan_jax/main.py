@@ -30,13 +30,13 @@ def main(argv):
   if not FLAGS["verbosity"].present:  # Orbax logs every save at INFO; keep the console readable.
     logging.set_verbosity(logging.WARNING)
   distributed.maybe_initialize()
-  from gan_jax import train  # after jax.distributed.initialize
+  from gan_jax import checkpointing, train  # after jax.distributed.initialize
 
   try:
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   except ConfigError as e:
     cli.fail(str(e))
-  except train.NonFiniteError as e:
+  except (train.NonFiniteError, checkpointing.NonFiniteStateError) as e:
     cli.fail(str(e), status=1)
 
 

@@ -6,13 +6,16 @@ from each mode's device layout:
 - pmap: every leaf gains a leading axis of size ``local_device_count``, one copy per device;
 - shard_map: leaves are global arrays replicated over a 1-D mesh of all devices.
 Batches are split along axis 0 over devices in both modes.
+
+With several processes (``jax.distributed``), each process passes its own devices' part of the
+state and batch; the collectives of the step span every process's devices, and ``get_state`` and
+``fetch`` return this process's copy of the replicated values.
 """
 
 from __future__ import annotations
 
 import jax
 import numpy as np
-from flax import jax_utils
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -39,7 +42,7 @@ class DataParallel:
     donate = (0,) if donate_state else ()
     if self.mode == "pmap":
       mapped = jax.pmap(step_fn, axis_name=AXIS, in_axes=(0, 0, None),
-                        devices=self.local_devices, donate_argnums=donate)
+                        devices=self.devices, donate_argnums=donate)
       return mapped
     mapped = jax.shard_map(step_fn, mesh=self.mesh, in_specs=(P(), P(AXIS), P()),
                            out_specs=(P(), P()), check_vma=False)
@@ -47,8 +50,11 @@ class DataParallel:
 
   def put_state(self, state):
     """The canonical state in this mode's device layout."""
-    if self.mode == "pmap":
-      return jax_utils.replicate(state, self.local_devices)
+    if self.mode == "pmap":  # with the sharding pmap's outputs have, so it compiles once
+      n = len(self.local_devices)
+      stacked = jax.tree.map(lambda x: np.broadcast_to(x, (n,) + np.shape(x)),
+                             jax.device_get(state))
+      return jax.device_put(stacked, self._local_split)
     if jax.process_count() == 1:
       return jax.device_put(state, self._replicated)
     return jax.tree.map(
@@ -58,7 +64,7 @@ class DataParallel:
     """The canonical state back from this mode's layout (arrays stay on a device)."""
     if self.mode == "pmap":
       return jax.tree.map(lambda x: x[0], state)
-    return state
+    return jax.tree.map(_local_copy, state)
 
   def put_batch(self, batch: dict):
     """This process's examples (leading axis) split over its devices."""
@@ -71,7 +77,13 @@ class DataParallel:
 
   def fetch(self, tree):
     """Device-replicated values (e.g. metrics from ``map_step``) to host numpy."""
-    host = jax.device_get(tree)
     if self.mode == "pmap":
-      host = jax.tree.map(lambda x: x[0], host)
-    return host
+      return jax.tree.map(lambda x: x[0], jax.device_get(tree))
+    return jax.device_get(jax.tree.map(_local_copy, tree))
+
+
+def _local_copy(x):
+  """This process's copy of a replicated array (the array itself if it is all local)."""
+  if isinstance(x, jax.Array) and not x.is_fully_addressable:
+    return x.addressable_data(0)
+  return x

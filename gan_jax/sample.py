@@ -24,36 +24,6 @@ flags.DEFINE_string("out", "samples.npz", "Output .npz path.")
 flags.DEFINE_integer("seed", 0, "Seed of the latent draws.")
 
 
-def load_run(workdir: str):
-  """(experiment, canonical state, step) of the latest readable checkpoint in ``workdir``."""
-  from gan_jax import checkpointing, experiment
-
-  config = experiment.load_workdir_config(workdir)
-  exp = experiment.build(config, num_devices=1)  # inference runs on one device
-  restored = None
-  if checkpointing.has_checkpoints(workdir):
-    ckpt = checkpointing.Checkpointer(workdir, max_to_keep=config.train.keep_checkpoints)
-    restored = ckpt.restore_latest(exp.init_state())
-    ckpt.close()
-  if restored is None:
-    raise ConfigError(f"--workdir={workdir!r} holds no checkpoint yet")
-  state, step = restored
-  return exp, state, step
-
-
-def draw_samples(exp, state, num: int, seed: int) -> dict:
-  """{'images' or 'samples': ..., 'labels': ...} for ``num`` samples."""
-  from gan_jax import sampling
-
-  z, labels = sampling.fixed_latents(seed, num, exp.config.model.z_dim, exp.num_classes)
-  fn = sampling.make_generate_fn(exp.generator)
-  x = sampling.generate(fn, state, z, labels, use_ema=exp.config.ema_decay > 0)
-  out = {"images" if exp.dataset.is_image else "samples": x}
-  if labels is not None:
-    out["labels"] = np.asarray(labels, np.int32)
-  return out
-
-
 def main(argv):
   if len(argv) > 1:
     cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -61,11 +31,13 @@ def main(argv):
     cli.fail("--workdir is required")
   if FLAGS.num <= 0:
     cli.fail(f"--num={FLAGS.num} must be a positive integer")
+  from gan_jax import experiment, sampling
+
   try:
-    exp, state, step = load_run(FLAGS.workdir)
+    exp, state, step = experiment.load_run(FLAGS.workdir)
   except ConfigError as e:
     cli.fail(str(e))
-  out = draw_samples(exp, state, FLAGS.num, FLAGS.seed)
+  out = sampling.draw_samples(exp, state, FLAGS.num, FLAGS.seed)
   tmp = FLAGS.out + ".tmp.npz"
   np.savez(tmp, **out)
   os.replace(tmp, FLAGS.out)

@@ -72,3 +72,14 @@ def save_png(array: np.ndarray, path: str) -> None:
   if array.ndim == 3 and array.shape[-1] == 1:
     array = array[..., 0]
   Image.fromarray(array).save(path)
+
+
+def draw_samples(exp, state, num: int, seed: int) -> dict:
+  """{'images' or 'samples': (num, ...) float32, 'labels': (num,) int32 when conditional}."""
+  z, labels = fixed_latents(seed, num, exp.config.model.z_dim, exp.num_classes)
+  x = generate(make_generate_fn(exp.generator), state, z, labels,
+               use_ema=exp.config.ema_decay > 0)
+  out = {"images" if exp.dataset.is_image else "samples": x}
+  if labels is not None:
+    out["labels"] = np.asarray(labels, np.int32)
+  return out

@@ -59,7 +59,7 @@ def instance_noise_std(step, std: float, anneal_steps: int):
   """σ(step) = std · max(0, 1 - step / anneal_steps); constant std when anneal_steps = 0."""
   if anneal_steps <= 0:
     return jnp.asarray(std, jnp.float32)
-  return std * jnp.maximum(0.0, 1.0 - step.astype(jnp.float32) / anneal_steps)
+  return std * jnp.maximum(0.0, anneal_steps - step.astype(jnp.float32)) / anneal_steps
 
 
 def _local_slice(global_array, num_devices: int):

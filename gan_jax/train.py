@@ -151,8 +151,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
   init_state = exp.init_state()
   start_step, state = 0, init_state
   if checkpointing.has_checkpoints(workdir):
-    restored = checkpointing.Checkpointer(
-        workdir, max_to_keep=config.train.keep_checkpoints).restore_latest(init_state)
+    reader = checkpointing.Checkpointer(workdir, max_to_keep=config.train.keep_checkpoints)
+    restored = reader.restore_latest(init_state)
+    reader.close()
     if restored is not None:
       state, start_step = restored
       logging.info("resuming from %s at step %d", ckpt_dir, start_step)
@@ -166,6 +167,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
     os.replace(os.path.join(workdir, experiment.CONFIG_FILE + ".tmp"),
                os.path.join(workdir, experiment.CONFIG_FILE))
   ckpt = checkpointing.Checkpointer(workdir, max_to_keep=config.train.keep_checkpoints)
+  ckpt.set_aside_steps_after(start_step)  # steps newer than the restored one are unreadable
   writer = RunWriter(workdir, is_chief)
   summary = _train_loop(exp, par, state, start_step, ckpt, writer)
   writer.close()
@@ -218,18 +220,16 @@ def _train_loop(exp, par, state, start_step, ckpt, writer) -> dict:
     record = _window_means(host)
     record["steps_per_s"] = steps_in_window / max(elapsed, 1e-9)
     record.update(_instability(history + [record], exp.steps.objective.output == "logit"))
+    window, steps_in_window = [], 0
+    canonical = par.get_state(device_state)
+    if due_sample:  # one metrics line per logged step: the diversity joins the record
+      picture, record["diversity_ratio"] = sample_picture(exp, generate_fn, canonical, c.seed)
+      writer.picture(done, picture)
     writer.scalars(done, record)
     history.append({"step": done, **record})
     print(f"step {done}/{tc.num_steps} d_loss={record['d_loss']:.4f} "
           f"g_loss={record['g_loss']:.4f} D(x)={record['d_real']:.3f} "
           f"D(G(z))={record['d_fake']:.3f} {record['steps_per_s']:.1f} steps/s", flush=True)
-    window, steps_in_window = [], 0
-    canonical = par.get_state(device_state)
-    if due_sample:
-      picture, diversity = sample_picture(exp, generate_fn, canonical, c.seed)
-      writer.picture(done, picture)
-      writer.scalars(done, {"diversity_ratio": diversity})
-      history[-1]["diversity_ratio"] = diversity
     if tc.eval_every and done % tc.eval_every == 0 and done != tc.num_steps:
       _evaluate(exp, canonical, done, writer)
     if due_ckpt:

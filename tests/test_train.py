@@ -41,8 +41,11 @@ def test_main_writes_run_outputs(tiny_run):
   assert "step 6/6" in proc.stdout
   with open(os.path.join(workdir, "config.json")) as f:
     assert json.load(f)["objective"] == "non_saturating"
-  lines = [json.loads(x) for x in open(os.path.join(workdir, "metrics.jsonl"))]
+  records = [json.loads(x) for x in open(os.path.join(workdir, "metrics.jsonl"))]
+  lines = [r for r in records if not r.get("eval")]
   assert [r["step"] for r in lines] == [2, 3, 4, 6]  # log_every=2, plus sample/ckpt at 3
+  assert [r["step"] for r in records if r.get("eval")] == [6]  # train.eval_at_end
+  assert [r["step"] for r in lines if "diversity_ratio" in r] == [3, 6]  # sample_every=3
   for key in ("d_loss", "g_loss", "d_real", "d_fake", "g_grad_norm", "d_grad_norm",
               "g_param_norm", "d_param_norm", "steps_per_s", "g_logit_grad"):
     assert np.isfinite(lines[-1][key]), key

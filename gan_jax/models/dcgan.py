@@ -11,9 +11,22 @@ from __future__ import annotations
 import flax.linen as nn
 import jax.numpy as jnp
 
-from gan_jax.models import common
+from gan_jax.models import common, layers
 
-ConvT = lambda *a, **k: nn.ConvTranspose(*a, padding="SAME", **k)  # noqa: E731
+CONV_IMPLS = ("fast", "stock")
+
+
+def conv_layers(impl: str):
+  """(Conv, ConvTranspose) classes: 'fast' (gan_jax.models.layers) or 'stock' (flax.linen).
+
+  Both have the same parameters and, to float tolerance, the same outputs and gradients; 'fast'
+  routes the transposed convolution's kernel gradient through a strided convolution, ~2x faster
+  for the whole DCGAN step on XLA:CPU (BUILD_NOTES.md).
+  """
+  if impl not in CONV_IMPLS:
+    raise ValueError(f"model.conv_impl={impl!r} is unknown; valid: {', '.join(CONV_IMPLS)}")
+  return (layers.FastConv, layers.FastConvTranspose) if impl == "fast" else (
+      nn.Conv, nn.ConvTranspose)
 
 
 class _DCGANGenerator(nn.Module):
@@ -27,6 +40,7 @@ class _DCGANGenerator(nn.Module):
   num_classes: int = 0
   embed_dim: int = 128
   axis_name: str | None = None
+  conv_impl: str = "fast"
 
   @nn.compact
   def __call__(self, z, labels=None, *, train: bool = True):
@@ -37,9 +51,14 @@ class _DCGANGenerator(nn.Module):
     h = nn.Dense(self.base_size * self.base_size * self.channels[0], use_bias=False)(h)
     h = nn.relu(bn()(h))
     h = h.reshape((z.shape[0], self.base_size, self.base_size, self.channels[0]))
-    for c in self.channels[1:]:
-      h = nn.relu(bn()(ConvT(c, (4, 4), strides=(2, 2), use_bias=False)(h)))
-    h = ConvT(self.out_shape[-1], (4, 4), strides=(2, 2))(h)
+    _, conv_t = conv_layers(self.conv_impl)
+    # Explicit names keep the parameter tree the same for both conv_impl choices.
+    for i, c in enumerate(self.channels[1:]):
+      h = conv_t(c, (4, 4), strides=(2, 2), padding="SAME", use_bias=False,
+                 name=f"ConvTranspose_{i}")(h)
+      h = nn.relu(bn()(h))
+    h = conv_t(self.out_shape[-1], (4, 4), strides=(2, 2), padding="SAME",
+               name=f"ConvTranspose_{len(self.channels) - 1}")(h)
     return jnp.tanh(h)
 
 
@@ -53,14 +72,16 @@ class _DCGANDiscriminator(nn.Module):
   embed_dim: int = 128
   spectral_norm: bool = False
   conditioning: str = "projection"
+  conv_impl: str = "fast"
 
   @nn.compact
   def __call__(self, x, labels=None, *, train: bool = True):
     h = x
     if self.num_classes and self.conditioning == "concat":
       h = common.concat_label_channels(h, labels, self.num_classes)
-    for c in self.channels:
-      conv = nn.Conv(c, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)))
+    conv_cls, _ = conv_layers(self.conv_impl)
+    for i, c in enumerate(self.channels):
+      conv = conv_cls(c, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), name=f"Conv_{i}")
       h = nn.leaky_relu(
           common.maybe_spectral_norm(conv, h, enabled=self.spectral_norm, train=train), 0.2)
     h = h.reshape((h.shape[0], -1))

@@ -1,0 +1,20 @@
+"""The benchmark CLI prints one JSON object with timings of the compiled step."""
+
+import json
+
+from tests.helpers import run_module
+
+
+def test_bench_prints_timings_and_vmapped_seeds():
+  proc = run_module("gan_jax.bench", "--config=experiments/tiny.py", "--steps=3", "--repeats=2",
+                    "--warmup=1", "--seeds=2")
+  result = json.loads(proc.stdout.strip().splitlines()[-1])
+  assert result["model"] == "mlp" and result["batch"] == 16 and result["finite"]
+  assert len(result["steps_per_s_all"]) == 2 and len(result["vmap_seed_steps_per_s_all"]) == 2
+  assert result["steps_per_s_min"] <= result["steps_per_s_median"] <= result["steps_per_s_max"]
+  assert result["compile_s"] > 0 and result["vmap_speedup"] > 0
+
+
+def test_bench_rejects_non_positive_steps():
+  proc = run_module("gan_jax.bench", "--config=experiments/tiny.py", "--steps=0", check=False)
+  assert proc.returncode == 2 and "--steps" in proc.stderr

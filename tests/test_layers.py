@@ -1,0 +1,174 @@
+"""FastConvTranspose / FastConv equal nn.ConvTranspose / nn.Conv: outputs, grads, grads of grads."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.sharding import Mesh, PartitionSpec
+
+from gan_jax.models.layers import FastConv, FastConvTranspose
+
+RTOL, ATOL = 1e-4, 1e-5
+
+
+def _close(a, b):
+  """Leafwise |a - b| ≤ atol + rtol·max|a|, a scale-aware float32 tolerance."""
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+    assert x.shape == y.shape
+    scale = float(jnp.max(jnp.abs(x))) + 1e-12
+    np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=0, atol=ATOL + RTOL * scale)
+
+
+def _pair(stock, fast, shape, seed=0):
+  kx, kp = jax.random.split(jax.random.key(seed))
+  x = jax.random.normal(kx, shape)
+  params = jax.jit(stock.init)(kp, x)
+  fast_params = jax.jit(fast.init)(kp, x)
+  assert jax.tree.structure(params) == jax.tree.structure(fast_params)
+  _close(params, fast_params)  # Same names, shapes and initialisers.
+  return params, x
+
+
+def _loss(layer):
+  # A non-linear readout so that dy varies over space and channels.
+  return lambda params, x: jnp.sum(jnp.sin(layer.apply(params, x)) * (1.0 + x.mean()))
+
+
+def _penalty(layer):
+  """WGAN-GP style ‖∇_x L‖²: its params gradient differentiates the backward pass."""
+  return lambda params, x: jnp.sum(jax.grad(_loss(layer), argnums=1)(params, x) ** 2)
+
+
+def _everything(layer):
+  """One jitted call: output, first-order grads, grads of the penalty (second order)."""
+  return jax.jit(lambda params, x: (
+      layer.apply(params, x), jax.grad(_loss(layer), argnums=(0, 1))(params, x),
+      jax.grad(_penalty(layer), argnums=(0, 1))(params, x)))
+
+
+def _check_all(stock, fast, shape):
+  params, x = _pair(stock, fast, shape)
+  _close(_everything(stock)(params, x), _everything(fast)(params, x))
+
+
+DCGAN_SHAPES = [((3, 7, 7, 128), 64), ((3, 14, 14, 64), 1)]
+
+
+@pytest.mark.parametrize("shape,features", DCGAN_SHAPES)
+def test_conv_transpose_matches_stock_dcgan(shape, features):
+  kw = dict(features=features, kernel_size=(4, 4), strides=(2, 2))
+  stock, fast = nn.ConvTranspose(padding="SAME", **kw), FastConvTranspose(**kw)
+  _check_all(stock, fast, shape)
+  y = jax.eval_shape(fast.init_with_output, jax.random.key(0), jnp.zeros(shape))[0]
+  assert y.shape == (shape[0], 2 * shape[1], 2 * shape[2], features)
+
+
+@pytest.mark.parametrize("padding", ["SAME", "VALID"])
+@pytest.mark.parametrize("k,s", [(4, 2), (3, 2), (5, 3), (3, 1), (1, 2)])
+def test_conv_transpose_matches_stock_general(k, s, padding):
+  kw = dict(features=3, kernel_size=(k, k), strides=(s, s), padding=padding)
+  _check_all(nn.ConvTranspose(**kw), FastConvTranspose(**kw), (2, 5, 6, 4))
+
+
+@pytest.mark.parametrize("padding", [((1, 1), (1, 1)), "SAME", "VALID", ((0, 2), (1, 0))])
+@pytest.mark.parametrize("k,s", [(4, 2), (3, 2), (3, 1)])
+def test_conv_matches_stock(k, s, padding):
+  kw = dict(features=3, kernel_size=(k, k), strides=(s, s), padding=padding)
+  _check_all(nn.Conv(**kw), FastConv(**kw), (2, 9, 8, 4))
+
+
+def test_dcgan_discriminator_conv_penalty_matches_stock():
+  kw = dict(features=16, kernel_size=(4, 4), strides=(2, 2), padding=((1, 1), (1, 1)))
+  _check_all(nn.Conv(**kw), FastConv(**kw), (3, 14, 14, 8))
+
+
+def test_no_bias_and_extra_batch_axes():
+  kw = dict(features=5, kernel_size=(4, 4), strides=(2, 2), use_bias=False)
+  stock, fast = nn.ConvTranspose(**kw), FastConvTranspose(**kw)
+  params, x = _pair(stock, fast, (2, 3, 4, 4, 6))
+  assert "bias" not in params["params"]
+  _close(jax.jit(stock.apply)(params, x), jax.jit(fast.apply)(params, x))
+  params, x = _pair(stock, fast, (4, 4, 6))  # No batch axis.
+  _close(jax.jit(stock.apply)(params, x), jax.jit(fast.apply)(params, x))
+
+
+def test_vmap_and_jit():
+  kw = dict(features=8, kernel_size=(4, 4), strides=(2, 2))
+  stock, fast = nn.ConvTranspose(**kw), FastConvTranspose(**kw)
+  params, x = _pair(stock, fast, (4, 2, 5, 5, 6))  # vmapped axis of 4, batch 2 inside.
+  per_example = lambda layer: jax.jit(jax.vmap(jax.grad(_loss(layer), argnums=(0, 1)),
+                                               in_axes=(None, 0)))
+  _close(per_example(stock)(params, x), per_example(fast)(params, x))
+  # vmap over the params too (e.g. an ensemble of generators).
+  stacked = jax.tree.map(lambda p: jnp.stack([p, 2 * p]), params)
+  both = lambda layer: jax.jit(jax.vmap(jax.grad(_penalty(layer)), in_axes=(0, None)))(
+      stacked, x[0])
+  _close(both(stock), both(fast))
+
+
+def test_pmap_and_shard_map():
+  kw = dict(features=8, kernel_size=(4, 4), strides=(2, 2))
+  stock, fast = nn.ConvTranspose(**kw), FastConvTranspose(**kw)
+  n = jax.local_device_count()
+  params, x = _pair(stock, fast, (n, 2, 5, 5, 6))
+
+  def step(layer):
+    def f(params, x):
+      g = jax.grad(_penalty(layer))(params, x)
+      return jax.lax.pmean(g, "d")
+    return f
+
+  pm = lambda layer: jax.pmap(step(layer), axis_name="d", in_axes=(None, 0))(params, x)
+  _close(pm(stock), pm(fast))
+  mesh = Mesh(np.array(jax.devices()), ("d",))
+  sm = lambda layer: jax.jit(jax.shard_map(
+      lambda p, x: step(layer)(p, x[0]), mesh=mesh, in_specs=(PartitionSpec(), PartitionSpec("d")),
+      out_specs=PartitionSpec()))(params, x)
+  _close(sm(stock), sm(fast))
+
+
+def test_unsupported_padding_raises():
+  x = jnp.zeros((1, 4, 4, 2))
+  with pytest.raises(ValueError, match="SAME"):
+    FastConvTranspose(3, (4, 4), strides=(2, 2), padding="CIRCULAR").init(jax.random.key(0), x)
+  with pytest.raises(ValueError, match="2-D"):
+    FastConvTranspose(3, (4,), strides=(2,)).init(jax.random.key(0), x)
+
+
+@pytest.mark.parametrize("spectral_norm", [False, True])
+def test_dcgan_fast_and_stock_models_agree_including_the_gradient_penalty(spectral_norm):
+  """The whole DCGAN-28 G and D: same params, outputs, grads and WGAN-GP grads either way."""
+  from gan_jax.models import dcgan
+
+  def pair(impl):
+    g = dcgan.DCGAN28Generator(out_shape=(28, 28, 1), conv_impl=impl)
+    d = dcgan.DCGAN28Discriminator(spectral_norm=spectral_norm, conv_impl=impl)
+    return g, d
+
+  (g_stock, d_stock), (g_fast, d_fast) = pair("stock"), pair("fast")
+  kz, kg, kd = jax.random.split(jax.random.key(3), 3)
+  z = jax.random.normal(kz, (4, 100))
+  g_vars = g_stock.init(kg, z, train=False)
+  assert jax.tree.structure(g_vars) == jax.tree.structure(g_fast.init(kg, z, train=False))
+  x = g_stock.apply(g_vars, z, train=False)
+  d_vars = d_stock.init(kd, x, train=False)
+  assert jax.tree.structure(d_vars) == jax.tree.structure(d_fast.init(kd, x, train=False))
+
+  def everything(g, d):
+    def d_out(d_params, images):
+      return d.apply({**d_vars, "params": d_params}, images, train=False)
+
+    def g_loss(g_params):  # Through G's transposed convs and D's convs.
+      images, _ = g.apply({**g_vars, "params": g_params}, z, train=True,
+                          mutable=["batch_stats"])
+      return jnp.mean(jax.nn.softplus(-d_out(d_vars["params"], images)))
+
+    def penalty(d_params):  # ‖∇_x D(x)‖ at x: its params gradient is a double backward.
+      grads = jax.grad(lambda images: jnp.sum(d_out(d_params, images)))(x)
+      return jnp.mean((jnp.sqrt(jnp.sum(grads**2, axis=(1, 2, 3))) - 1.0) ** 2)
+
+    return jax.jit(lambda: (g.apply(g_vars, z, train=False), jax.value_and_grad(g_loss)(
+        g_vars["params"]), jax.value_and_grad(penalty)(d_vars["params"])))()
+
+  _close(everything(g_stock, d_stock), everything(g_fast, d_fast))

@@ -1,0 +1,133 @@
+"""Two processes (one CPU device each, gloo collectives) train one run as one process would."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+import pytest
+
+from tests.helpers import REPO, cpu_env
+
+# Each process parses the flags gan_jax.main parses (coordinator, process id, config) and joins
+# the run. It trains 3 steps with pmap, then resumes the same workdir to step 6 with shard_map,
+# and saves its final state after each.
+DRIVER = textwrap.dedent("""
+    import os, sys
+    import jax, numpy as np
+    from absl import flags
+    from gan_jax import cli, distributed, main
+    out = sys.argv[1]
+    cli.parse_flags([sys.argv[0], *sys.argv[2:]])
+    assert distributed.maybe_initialize()
+    from gan_jax import train
+    config = flags.FLAGS.config
+    assert jax.process_count() == 2 and jax.local_device_count() == 1
+    for mode, num_steps in (("pmap", 3), ("shard_map", 6)):
+      config.unlock()
+      config.parallel, config.train.num_steps = mode, num_steps
+      config.train.allow_config_change = True
+      summary = train.train_and_evaluate(config, flags.FLAGS.workdir)
+      leaves = jax.tree.leaves(jax.device_get(summary["state"]))
+      np.savez(os.path.join(out, f"{mode}_{jax.process_index()}.npz"), *leaves)
+""")
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("localhost", 0))
+    return s.getsockname()[1]
+
+
+def _leaves(tree) -> list[np.ndarray]:
+  return [np.asarray(x) for x in jax.tree.leaves(jax.device_get(tree))]
+
+
+def _load(path: str) -> list[np.ndarray]:
+  with np.load(path) as f:
+    return [f[f"arr_{i}"] for i in range(len(f.files))]
+
+
+def _tiny_config():
+  import importlib.util
+
+  spec = importlib.util.spec_from_file_location("tiny", os.path.join(REPO, "experiments/tiny.py"))
+  tiny = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(tiny)
+  return tiny.get_config()
+
+
+def _one_process_states(workdir: str) -> dict:
+  """The 6 tiny steps in this single-device process: the states at steps 3 and 6."""
+  from gan_jax import checkpointing, train
+
+  assert jax.device_count() == 1
+  summary = train.train_and_evaluate(_tiny_config(), workdir)
+  ckpt = checkpointing.Checkpointer(workdir)
+  at_3 = ckpt.restore(3, summary["state"])
+  ckpt.close()
+  return {"pmap": _leaves(at_3), "shard_map": _leaves(summary["state"])}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+  """The 2-process run (workdir, saved states, logs) and the same steps in this process."""
+  workdir = str(tmp_path_factory.mktemp("multihost"))
+  out = str(tmp_path_factory.mktemp("multihost_states"))
+  port = _free_port()
+  log_paths = [os.path.join(out, f"log_{i}.txt") for i in range(2)]
+  procs = []
+  for i, log_path in enumerate(log_paths):
+    with open(log_path, "w") as log:
+      procs.append(subprocess.Popen(
+          [sys.executable, "-c", DRIVER, out, "--config=experiments/tiny.py",
+           f"--workdir={workdir}", f"--coordinator_address=localhost:{port}",
+           "--num_processes=2", f"--process_id={i}"],
+          cwd=REPO, env=cpu_env(1), stdout=log, stderr=subprocess.STDOUT))
+  try:  # the reference trains here while the two processes run
+    reference = _one_process_states(str(tmp_path_factory.mktemp("one_process")))
+    for p in procs:
+      p.wait(timeout=300)
+  finally:
+    for p in procs:
+      if p.poll() is None:
+        p.kill()
+  logs = [open(path).read() for path in log_paths]
+  for p, log in zip(procs, logs, strict=True):
+    assert p.returncode == 0, log
+  return workdir, out, logs, reference
+
+
+@pytest.mark.parametrize("mode", ["pmap", "shard_map"])
+def test_processes_agree_with_one_process(runs, mode):
+  _, out, _, reference = runs
+  first, second = (_load(os.path.join(out, f"{mode}_{pid}.npz")) for pid in range(2))
+  for a, b, ref in zip(first, second, reference[mode], strict=True):
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(a, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_process_zero_writes_logs_and_the_checkpoint_restores(runs):
+  from gan_jax import checkpointing, experiment
+
+  workdir, out, logs, _ = runs
+  assert all("resuming from step 3" in log for log in logs)
+  records = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
+  steps = [r["step"] for r in records if not r.get("eval")]
+  assert steps == [2, 3, 4, 6]  # one line per logged step, not one per process
+  assert sorted(os.listdir(os.path.join(workdir, "samples"))) == [
+      "step_0000003.png", "step_0000006.png"]
+  config = experiment.load_workdir_config(workdir)
+  assert config.parallel == "shard_map"
+  ckpt = checkpointing.Checkpointer(workdir)
+  state, step = ckpt.restore_latest(experiment.build(config, num_devices=1).init_state())
+  ckpt.close()
+  assert step == 6
+  for a, b in zip(_leaves(state), _load(os.path.join(out, "shard_map_0.npz")), strict=True):
+    np.testing.assert_array_equal(a, b)

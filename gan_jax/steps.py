@@ -42,6 +42,7 @@ class StepConfig:
   instance_noise_anneal_steps: int = 0
   ema_decay: float = 0.0
   skip_nonfinite: bool = False
+  g_reuses_d_latents: bool = False
 
   @classmethod
   def from_config(cls, config, *, num_devices: int, num_classes: int) -> StepConfig:
@@ -52,7 +53,8 @@ class StepConfig:
         label_smoothing=config.reg.label_smoothing, weight_clip=config.reg.weight_clip,
         instance_noise_std=config.reg.instance_noise_std,
         instance_noise_anneal_steps=config.reg.instance_noise_anneal_steps,
-        ema_decay=config.ema_decay, skip_nonfinite=config.train.skip_nonfinite)
+        ema_decay=config.ema_decay, skip_nonfinite=config.train.skip_nonfinite,
+        g_reuses_d_latents=config.train.get("g_reuses_d_latents", False))
 
 
 def instance_noise_std(step, std: float, anneal_steps: int):
@@ -129,15 +131,29 @@ class GANSteps:
 
   # ---- the two players' updates -----------------------------------------------------------
 
-  def d_step(self, state: GANState, batch: dict, key) -> tuple[GANState, dict]:
-    """One D update on a real micro-batch: minimise d_loss (+ λ·GP, + γ/2·R1)."""
+  def _generate_with_vjp(self, state: GANState, z, labels):
+    """(G(z, c), pullback to G's params, G's updated BatchNorm statistics)."""
+    fake, pullback, g_batch_stats = jax.vjp(
+        lambda p: self._generate(state, p, z, labels), state.g_params, has_aux=True)
+    return fake, pullback, g_batch_stats
+
+  def d_step(self, state: GANState, batch: dict, key,
+             generated=None) -> tuple[GANState, dict]:
+    """One D update on a real micro-batch: minimise d_loss (+ λ·GP, + γ/2·R1).
+
+    ``generated``: (fakes, their labels) to use; G(z, c) of fresh latents when None. G runs in
+    train mode (batch statistics); its running BatchNorm statistics change in the G step only.
+    """
     c, obj = self.cfg, self.objective
     x_real = batch["x"]
     y_real = batch["y"] if c.num_classes else None
     local = x_real.shape[0]
     k_lat, k_gp, k_nr, k_nf = jax.random.split(key, 4)
-    z, y_fake = self._sample_latents(k_lat, local)
-    fake, g_batch_stats = self._generate(state, state.g_params, z, y_fake)
+    if generated is None:
+      z, y_fake = self._sample_latents(k_lat, local)
+      fake, _ = self._generate(state, state.g_params, z, y_fake)
+    else:
+      fake, y_fake = generated
     fake = lax.stop_gradient(fake)
     real_in = self._instance_noise(k_nr, x_real, state.step)
     fake_in = self._instance_noise(k_nf, fake, state.step)
@@ -174,25 +190,32 @@ class GANSteps:
     metrics = lax.pmean(dict(d_loss=loss, **aux), AXIS)
     metrics["d_grad_norm"] = optax.global_norm(grads)
     finite = _all_finite(loss, grads)
-    new = state.replace(d_params=d_params, d_opt_state=d_opt_state,
-                        d_batch_stats=d_batch_stats, g_batch_stats=g_batch_stats)
+    new = state.replace(d_params=d_params, d_opt_state=d_opt_state, d_batch_stats=d_batch_stats)
     return self._finish(state, new, finite, metrics, "d")
 
-  def g_step(self, state: GANState, local_batch: int, key) -> tuple[GANState, dict]:
-    """One G update: minimise g_loss(D(G(z))), then update the EMA of G's params."""
+  def g_step(self, state: GANState, local_batch: int, key,
+             generated=None) -> tuple[GANState, dict]:
+    """One G update: minimise g_loss(D(G(z))), then update the EMA of G's params.
+
+    ∇_θ g_loss = (∂x/∂θ)ᵀ ∇_x g_loss(D(x)) at x = G_θ(z): the gradient at the fakes, pulled back
+    through G. ``generated``: (fakes, pullback, G's BatchNorm statistics, labels) of
+    ``_generate_with_vjp``; G(z, c) of fresh latents when None.
+    """
     c, obj = self.cfg, self.objective
     k_lat, k_noise = jax.random.split(key)
-    z, y_fake = self._sample_latents(k_lat, local_batch)
+    if generated is None:
+      z, y_fake = self._sample_latents(k_lat, local_batch)
+      generated = (*self._generate_with_vjp(state, z, y_fake), y_fake)
+    fake, pullback, g_batch_stats, y_fake = generated
 
-    def loss_fn(g_params):
-      fake, g_batch_stats = self._generate(state, g_params, z, y_fake)
-      fake_in = self._instance_noise(k_noise, fake, state.step)
+    def loss_fn(x):
+      fake_in = self._instance_noise(k_noise, x, state.step)
       fake_out, _ = self._discriminate(
           state.d_params, state.d_batch_stats, fake_in, y_fake, update_stats=False)
-      return obj.g_loss(fake_out), (fake_out, g_batch_stats)
+      return obj.g_loss(fake_out), fake_out
 
-    (loss, (fake_out, g_batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        state.g_params)
+    (loss, fake_out), fake_grads = jax.value_and_grad(loss_fn, has_aux=True)(fake)
+    (grads,) = pullback(fake_grads)
     grads = lax.pmean(grads, AXIS)
     updates, g_opt_state = self.tx.g.update(grads, state.g_opt_state, state.g_params)
     g_params = optax.apply_updates(state.g_params, updates)
@@ -225,13 +248,19 @@ class GANSteps:
     """
     c = self.cfg
     step_key = jax.random.fold_in(seed_key, state.step)
+    local_batch = batch["x"].shape[0]
+    shared = None  # The last D update and the G update share one forward pass of G.
+    if c.g_reuses_d_latents:
+      z, labels = self._sample_latents(jax.random.fold_in(step_key, c.n_critic + 1), local_batch)
+      shared = (*self._generate_with_vjp(state, z, labels), labels)
     d_metrics = []
     for j in range(c.n_critic):
       micro = jax.tree.map(lambda a, j=j: a[:, j], batch)
-      state, m = self.d_step(state, micro, jax.random.fold_in(step_key, j))
+      last_shared = None if shared is None or j < c.n_critic - 1 else (shared[0], shared[3])
+      state, m = self.d_step(state, micro, jax.random.fold_in(step_key, j), last_shared)
       d_metrics.append(m)
-    local_batch = batch["x"].shape[0]
-    state, g_metrics = self.g_step(state, local_batch, jax.random.fold_in(step_key, c.n_critic))
+    state, g_metrics = self.g_step(state, local_batch, jax.random.fold_in(step_key, c.n_critic),
+                                   shared)
     metrics = dict(d_metrics[-1])
     metrics["d_nonfinite"] = sum(m["d_nonfinite"] for m in d_metrics)
     metrics.update(g_metrics)

@@ -17,4 +17,7 @@ def get_config():
   c.train.sample_every = 3
   c.train.checkpoint_every = 3
   c.ema_decay = 0.9
+  # Constant rates: the tests stop runs early and resume them with a larger num_steps, and a
+  # linear schedule decays to 0 at whatever num_steps the run was started with.
+  c.optim.schedule = "constant"
   return c

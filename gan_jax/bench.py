@@ -20,7 +20,7 @@ import math
 import statistics
 import time
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 from gan_jax import cli
@@ -132,6 +132,8 @@ def benchmark(config, *, steps: int, repeats: int, warmup: int, seeds: int = 1) 
 def main(argv):
   if len(argv) > 1:
     cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
+  if not FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)
   if FLAGS.config is None:
     cli.fail("--config is required, e.g. --config=experiments/nonsaturating.py")
   if FLAGS.steps <= 0 or FLAGS.repeats <= 0 or FLAGS.warmup < 0 or FLAGS.seeds <= 0:

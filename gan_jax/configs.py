@@ -61,7 +61,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.optim.d_lr = 2e-4  # Adam learning rate of D.
   c.optim.b1 = 0.5  # Adam β1 (both).
   c.optim.b2 = 0.999  # Adam β2 (both).
-  c.optim.schedule = "constant"  # Learning rates: 'constant' | 'linear' (decay to 0 at the end).
+  # Learning rates: 'constant' | 'linear' (decay to 0 at train.num_steps; a run resumed with
+  # another num_steps continues on the new schedule).
+  c.optim.schedule = "constant"
 
   c.reg = ml_collections.ConfigDict()
   c.reg.instance_noise_std = 0.0  # Std of Gaussian noise added to D's real and fake inputs.

@@ -38,3 +38,13 @@ def run_script(code: str, *, num_devices: int = 1, timeout: int = 300
   if proc.returncode != 0:
     raise AssertionError(f"script exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
   return proc
+
+
+def load_config(path: str, arg: str | None = None):
+  """``get_config(arg)`` of an experiments/*.py file, as config_flags would load it."""
+  import importlib.util
+
+  spec = importlib.util.spec_from_file_location("experiment_config", os.path.join(REPO, path))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg) if arg is not None else module.get_config()

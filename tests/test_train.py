@@ -83,3 +83,26 @@ def test_sample_cli(tiny_run, tmp_path):
   with np.load(out) as f:
     assert f["samples"].shape == (50, 2) and f["samples"].dtype == np.float32
     assert np.all(np.isfinite(f["samples"]))
+
+
+def test_train_steps_make_no_implicit_host_device_transfers(tmp_path, monkeypatch):
+  """Between logging steps the loop only dispatches: a transfer inside would raise here."""
+  import jax
+
+  from gan_jax import train
+  from tests.helpers import load_config
+
+  config = load_config(TINY.split("=", 1)[1])
+  config.train.num_steps, config.train.log_every = 8, 4
+  config.train.sample_every = config.train.checkpoint_every = 8
+  config.train.eval_at_end = False
+  monkeypatch.setattr(train, "STEP_TRANSFER_GUARD", "disallow")
+  assert train.train_and_evaluate(config, str(tmp_path))["final_step"] == 8
+  # The guard does bite: an implicit transfer of a host value into a jitted step raises.
+  with jax.transfer_guard("disallow"):
+    try:
+      jax.jit(lambda x: x + 1)(np.ones(3))
+    except Exception as e:  # noqa: BLE001 - JAX raises a runtime error subclass
+      assert "Disallowed" in str(e)
+    else:
+      raise AssertionError("transfer_guard('disallow') let a host array through")

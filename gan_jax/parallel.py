@@ -19,6 +19,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from gan_jax.errors import ConfigError
 from gan_jax.steps import AXIS
 
 
@@ -27,7 +28,7 @@ class DataParallel:
 
   def __init__(self, mode: str = "pmap", devices=None):
     if mode not in ("pmap", "shard_map"):
-      raise ValueError(f"parallel={mode!r}; valid: pmap, shard_map")
+      raise ConfigError(f"parallel={mode!r} is unknown; valid: pmap, shard_map")
     self.mode = mode
     self.devices = list(devices) if devices is not None else jax.devices()
     self.local_devices = [d for d in self.devices if d.process_index == jax.process_index()]

@@ -188,7 +188,7 @@ class GANSteps:
     if c.weight_clip:
       d_params = jax.tree.map(lambda w: jnp.clip(w, -c.weight_clip, c.weight_clip), d_params)
     metrics = lax.pmean(dict(d_loss=loss, **aux), AXIS)
-    metrics["d_grad_norm"] = optax.global_norm(grads)
+    metrics["d_grad_norm"] = optax.tree.norm(grads)
     finite = _all_finite(loss, grads)
     new = state.replace(d_params=d_params, d_opt_state=d_opt_state, d_batch_stats=d_batch_stats)
     return self._finish(state, new, finite, metrics, "d")
@@ -226,7 +226,7 @@ class GANSteps:
     metrics = lax.pmean(dict(
         g_loss=loss, g_logit_grad=jnp.mean(jnp.abs(logit_grad)),
         d_fake_g=obj.d_prob_or_score(fake_out)), AXIS)
-    metrics["g_grad_norm"] = optax.global_norm(grads)
+    metrics["g_grad_norm"] = optax.tree.norm(grads)
     finite = _all_finite(loss, grads)
     new = state.replace(g_params=g_params, g_opt_state=g_opt_state,
                         g_batch_stats=g_batch_stats, ema_g_params=ema)
@@ -264,8 +264,8 @@ class GANSteps:
     metrics = dict(d_metrics[-1])
     metrics["d_nonfinite"] = sum(m["d_nonfinite"] for m in d_metrics)
     metrics.update(g_metrics)
-    metrics["g_param_norm"] = optax.global_norm(state.g_params)
-    metrics["d_param_norm"] = optax.global_norm(state.d_params)
+    metrics["g_param_norm"] = optax.tree.norm(state.g_params)
+    metrics["d_param_norm"] = optax.tree.norm(state.d_params)
     metrics["skipped_updates"] = state.skipped_updates
     return state.replace(step=state.step + 1), metrics
 

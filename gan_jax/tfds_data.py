@@ -93,6 +93,19 @@ def _load_with_tensorflow(name: str, split: str, data_dir: str, lo: int, hi: int
 def load(name: str, data_config, *, process_index: int | None = None,
          process_count: int | None = None) -> data.Dataset:
   """This process's shard of split ``data_config.tfds_split``, and the whole test split."""
+  from absl import logging
+
+  # TFDS warns on absl about every folder it probes; the errors raised here say what matters.
+  verbosity = logging.get_verbosity()
+  logging.set_verbosity(min(verbosity, logging.ERROR))
+  try:
+    return _load(name, data_config, process_index=process_index, process_count=process_count)
+  finally:
+    logging.set_verbosity(verbosity)
+
+
+def _load(name: str, data_config, *, process_index: int | None,
+          process_count: int | None) -> data.Dataset:
   import jax
   import tensorflow_datasets as tfds
 

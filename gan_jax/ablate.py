@@ -44,7 +44,7 @@ import traceback
 
 import ml_collections
 import numpy as np
-from absl import app, flags, logging
+from absl import app, flags
 from ml_collections import config_flags
 
 from gan_jax import cli, configs
@@ -647,14 +647,8 @@ def write_report(results: list[dict], workdir: str, *, command: str = "") -> lis
 
 
 def main(argv):
-  if len(argv) > 1:
-    cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
-  if FLAGS.config is None:
-    cli.fail("--config is required, e.g. --config=experiments/ablation_losses.py")
-  if not FLAGS.workdir:
-    cli.fail("--workdir is required, e.g. --workdir=runs/ablation")
-  if not FLAGS["verbosity"].present:  # Orbax logs every save at INFO; keep the console readable.
-    logging.set_verbosity(logging.WARNING)
+  cli.check_run_flags(argv, FLAGS, config_example="experiments/ablation_losses.py",
+                      workdir_example="runs/ablation")
   t0 = time.perf_counter()
   enable_compile_cache(os.path.join(FLAGS.workdir, COMPILE_CACHE_DIR))
   try:

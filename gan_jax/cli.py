@@ -36,3 +36,21 @@ def parse_flags(argv):
     lines = [line.strip() for line in str(e).splitlines() if line.strip()]
     # Config-file errors carry a traceback: keep the first line and the error at its end.
     fail(" ".join(dict.fromkeys([lines[0], lines[-1]])) if lines else type(e).__name__)
+
+
+def check_run_flags(argv, flag_values, *, config_example: str, workdir_example: str) -> None:
+  """The shared preamble of the CLIs that take --config and --workdir.
+
+  Refuses stray arguments and missing flags in one line, and quiets INFO logs (Orbax logs every
+  save) unless --verbosity was given.
+  """
+  from absl import logging
+
+  if len(argv) > 1:
+    fail(f"unexpected arguments: {' '.join(argv[1:])}")
+  if flag_values.config is None:
+    fail(f"--config is required, e.g. --config={config_example}")
+  if not flag_values.workdir:
+    fail(f"--workdir is required, e.g. --workdir={workdir_example}")
+  if not flag_values["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)

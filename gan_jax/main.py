@@ -6,7 +6,7 @@ per host) form one run when --num_processes > 1 (or JAX's cluster environment sa
 
 from __future__ import annotations
 
-from absl import app, flags, logging
+from absl import app, flags
 from ml_collections import config_flags
 
 from gan_jax import cli, distributed
@@ -21,14 +21,8 @@ distributed.define_flags()
 
 
 def main(argv):
-  if len(argv) > 1:
-    cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
-  if FLAGS.config is None:
-    cli.fail("--config is required, e.g. --config=experiments/cgan.py")
-  if not FLAGS.workdir:
-    cli.fail("--workdir is required, e.g. --workdir=runs/cgan")
-  if not FLAGS["verbosity"].present:  # Orbax logs every save at INFO; keep the console readable.
-    logging.set_verbosity(logging.WARNING)
+  cli.check_run_flags(argv, FLAGS, config_example="experiments/cgan.py",
+                      workdir_example="runs/cgan")
   distributed.maybe_initialize()
   from gan_jax import checkpointing, train  # after jax.distributed.initialize
 

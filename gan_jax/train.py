@@ -140,9 +140,24 @@ def _diversity_ratio(fake: np.ndarray, real: np.ndarray) -> float:
 STEP_TRANSFER_GUARD = "allow"
 
 
+# Per-step metrics that a logged window reports by their last value (running counters) or by
+# their sum (per-step event counts); every other metric is averaged over the window.
+LAST_IN_WINDOW = ("skipped_updates",)
+SUMMED_IN_WINDOW = ("d_nonfinite", "g_nonfinite")
+
+
 def _window_means(history: list[dict]) -> dict:
-  keys = [k for k in history[-1] if k != "step"]
-  return {k: float(np.mean([float(m[k]) for m in history])) for k in keys}
+  """One record for a window of per-step metrics: means, except counters and event counts."""
+  out = {}
+  for k in (k for k in history[-1] if k != "step"):
+    values = [float(m[k]) for m in history]
+    if k in LAST_IN_WINDOW:
+      out[k] = values[-1]
+    elif k in SUMMED_IN_WINDOW:
+      out[k] = float(np.sum(values))
+    else:
+      out[k] = float(np.mean(values))
+  return out
 
 
 def train_and_evaluate(config, workdir: str) -> dict:

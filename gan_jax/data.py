@@ -88,10 +88,18 @@ def load_npz(path: str, name: str = "npz") -> Dataset:
   if not os.path.isfile(path):
     raise ConfigError(f"data.path={path!r} does not exist or is not a file")
   try:
-    with np.load(path, allow_pickle=False) as f:
+    loaded = np.load(path, allow_pickle=False)
+  except Exception:  # noqa: BLE001 - numpy's reasons (e.g. "pickled data") mislead here
+    raise ConfigError(f"data.path={path!r} is not a readable .npz file (np.savez/"
+                      "np.savez_compressed output with x_train, y_train, x_test, y_test)") from None
+  if not isinstance(loaded, np.lib.npyio.NpzFile):
+    raise ConfigError(f"data.path={path!r} holds a single .npy array, not an .npz archive of "
+                      "x_train, y_train, x_test, y_test")
+  try:
+    with loaded as f:
       arrays = {k: f[k] for k in f.files}
-  except Exception as e:  # noqa: BLE001 - any unreadable file is a config error
-    raise ConfigError(f"data.path={path!r} is not a readable .npz file ({e})") from None
+  except Exception as e:  # noqa: BLE001 - a damaged member is a config error too
+    raise ConfigError(f"data.path={path!r} has an unreadable array ({type(e).__name__})") from None
   _check_npz(arrays, path)
   train_y = arrays.get("y_train")
   test_y = arrays.get("y_test")

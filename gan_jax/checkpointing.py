@@ -138,10 +138,11 @@ class Checkpointer:
 
 
 class _FailedReadFilter(std_logging.Filter):
-  """Drops asyncio's report of read futures that a failed restore left unretrieved."""
+  """Drops asyncio's report of read futures and tasks that a failed restore left unretrieved."""
 
   def filter(self, record) -> bool:
-    return not record.getMessage().startswith("Future exception was never retrieved")
+    return not record.getMessage().startswith(
+        ("Future exception was never retrieved", "Task exception was never retrieved"))
 
 
 def _silence_failed_read_noise() -> None:

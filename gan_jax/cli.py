@@ -54,3 +54,23 @@ def check_run_flags(argv, flag_values, *, config_example: str, workdir_example: 
     fail(f"--workdir is required, e.g. --workdir={workdir_example}")
   if not flag_values["verbosity"].present:
     logging.set_verbosity(logging.WARNING)
+
+
+def load_run_from_flags(argv, flag_values, *, min_num: int):
+  """(experiment, state, step) of --workdir's latest checkpoint, for the sample/evaluate CLIs.
+
+  Refuses stray arguments, a missing --workdir, --num below ``min_num`` and a workdir without a
+  readable checkpoint, each in one line.
+  """
+  if len(argv) > 1:
+    fail(f"unexpected arguments: {' '.join(argv[1:])}")
+  if not flag_values.workdir:
+    fail("--workdir is required")
+  if flag_values.num < min_num:
+    fail(f"--num={flag_values.num} must be an integer >= {min_num}")
+  from gan_jax import experiment
+
+  try:
+    return experiment.load_run(flag_values.workdir)
+  except ConfigError as e:
+    fail(str(e))

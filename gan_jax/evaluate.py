@@ -14,7 +14,6 @@ import os
 from absl import app, flags
 
 from gan_jax import cli
-from gan_jax.errors import ConfigError
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "A run directory written by gan_jax.main.")
@@ -30,18 +29,9 @@ def append_record(workdir: str, record: dict) -> None:
 
 
 def main(argv):
-  if len(argv) > 1:
-    cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
-  if not FLAGS.workdir:
-    cli.fail("--workdir is required")
-  if FLAGS.num <= 1:
-    cli.fail(f"--num={FLAGS.num} must be an integer > 1")
-  from gan_jax import evaluation, experiment
+  exp, state, step = cli.load_run_from_flags(argv, FLAGS, min_num=2)
+  from gan_jax import evaluation
 
-  try:
-    exp, state, step = experiment.load_run(FLAGS.workdir)
-  except ConfigError as e:
-    cli.fail(str(e))
   kwargs = {"cache_dir": FLAGS.cache_dir} if exp.dataset.is_image else {}
   result = evaluation.evaluate(exp, state, num=FLAGS.num, seed=FLAGS.seed, **kwargs)
   record = {"step": step, "eval": True, **result}

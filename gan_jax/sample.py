@@ -15,7 +15,6 @@ import numpy as np
 from absl import app, flags
 
 from gan_jax import cli
-from gan_jax.errors import ConfigError
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "A run directory written by gan_jax.main.")
@@ -25,18 +24,9 @@ flags.DEFINE_integer("seed", 0, "Seed of the latent draws.")
 
 
 def main(argv):
-  if len(argv) > 1:
-    cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
-  if not FLAGS.workdir:
-    cli.fail("--workdir is required")
-  if FLAGS.num <= 0:
-    cli.fail(f"--num={FLAGS.num} must be a positive integer")
-  from gan_jax import experiment, sampling
+  exp, state, step = cli.load_run_from_flags(argv, FLAGS, min_num=1)
+  from gan_jax import sampling
 
-  try:
-    exp, state, step = experiment.load_run(FLAGS.workdir)
-  except ConfigError as e:
-    cli.fail(str(e))
   out = sampling.draw_samples(exp, state, FLAGS.num, FLAGS.seed)
   tmp = FLAGS.out + ".tmp.npz"
   np.savez(tmp, **out)

@@ -243,7 +243,8 @@ def _train_loop(exp, par, state, start_step, ckpt, writer) -> dict:
     record["steps_per_s"] = steps_in_window / max(elapsed, 1e-9)
     record.update(_instability(history + [record], exp.steps.objective.output == "logit"))
     window, steps_in_window = [], 0
-    canonical = par.get_state(device_state)
+    due_eval = bool(tc.eval_every) and done % tc.eval_every == 0 and done != tc.num_steps
+    canonical = par.get_state(device_state) if (due_sample or due_ckpt or due_eval) else None
     if due_sample:  # one metrics line per logged step: the diversity joins the record
       picture, record["diversity_ratio"] = sample_picture(exp, generate_fn, canonical, c.seed)
       writer.picture(done, picture)
@@ -252,7 +253,7 @@ def _train_loop(exp, par, state, start_step, ckpt, writer) -> dict:
     print(f"step {done}/{tc.num_steps} d_loss={record['d_loss']:.4f} "
           f"g_loss={record['g_loss']:.4f} D(x)={record['d_real']:.3f} "
           f"D(G(z))={record['d_fake']:.3f} {record['steps_per_s']:.1f} steps/s", flush=True)
-    if tc.eval_every and done % tc.eval_every == 0 and done != tc.num_steps:
+    if due_eval:
       _evaluate(exp, canonical, done, writer)
     if due_ckpt:
       ckpt.save(done, canonical)

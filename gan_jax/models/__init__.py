@@ -42,12 +42,8 @@ def get(model_config, *, example_shape, num_classes=0, axis_name=None):
         f"but the dataset's examples have shape {example_shape}; pick a model for that size")
   g_cls, d_cls = _REGISTRY[name]
   common = dict(num_classes=num_classes, embed_dim=model_config.get("embed_dim", 128))
-  if name in IMAGE_SHAPES:
-    conv_impl = model_config.get("conv_impl", "fast")
-    if conv_impl not in dcgan.CONV_IMPLS:
-      raise ConfigError(
-          f"model.conv_impl={conv_impl!r} is unknown; valid: {', '.join(dcgan.CONV_IMPLS)}")
-    common["conv_impl"] = conv_impl
+  if name in IMAGE_SHAPES:  # configs.validate has checked the choice
+    common["conv_impl"] = model_config.get("conv_impl", "fast")
   generator = g_cls(
       out_shape=example_shape, width=model_config.get("width", 0),
       depth=model_config.get("depth", 0), axis_name=axis_name, **common)

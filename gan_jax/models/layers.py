@@ -52,16 +52,21 @@ def _dilated_pads_for_transpose(x_shape, y_shape, k_shape, strides, pads) -> Pad
           x_shape[1:3], y_shape[1:3], k_shape[:2], strides, pads, strict=True))
 
 
+def _forward_saving_inputs(conv):
+  """The custom_vjp forward rule of ``conv``: y, with residuals (input, kernel, y's shape)."""
+
+  def forward(x, kernel, strides, pads):
+    y = conv(x, kernel, strides, pads)
+    return y, (x, kernel, y.shape)
+
+  return forward
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def conv_dilated(u, kernel, strides: tuple[int, int], pads: Pads):
   """T(u; W): ``conv_general_dilated(u, W, 1, pads, lhs_dilation=strides)`` (NHWC, HWIO)."""
   return lax.conv_general_dilated(
       u, kernel, (1, 1), pads, lhs_dilation=strides, dimension_numbers=_DN)
-
-
-def _conv_dilated_fwd(u, kernel, strides, pads):
-  y = conv_dilated(u, kernel, strides, pads)
-  return y, (u, kernel, y.shape)
 
 
 def _conv_dilated_bwd(strides, pads, res, g):
@@ -73,18 +78,13 @@ def _conv_dilated_bwd(strides, pads, res, g):
   return du, dkernel
 
 
-conv_dilated.defvjp(_conv_dilated_fwd, _conv_dilated_bwd)
+conv_dilated.defvjp(_forward_saving_inputs(conv_dilated), _conv_dilated_bwd)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def conv_strided(x, kernel, strides: tuple[int, int], pads: Pads):
   """S(x; V): ``conv_general_dilated(x, V, strides, pads)`` (NHWC, HWIO)."""
   return lax.conv_general_dilated(x, kernel, strides, pads, dimension_numbers=_DN)
-
-
-def _conv_strided_fwd(x, kernel, strides, pads):
-  y = conv_strided(x, kernel, strides, pads)
-  return y, (x, kernel, y.shape)
 
 
 def _conv_strided_bwd(strides, pads, res, g):
@@ -98,7 +98,7 @@ def _conv_strided_bwd(strides, pads, res, g):
   return dx, dkernel
 
 
-conv_strided.defvjp(_conv_strided_fwd, _conv_strided_bwd)
+conv_strided.defvjp(_forward_saving_inputs(conv_strided), _conv_strided_bwd)
 
 
 def _transpose_pads(k: int, s: int, padding: str) -> tuple[int, int]:

@@ -1,7 +1,8 @@
 """Micro-benchmark: forward, input gradient and kernel gradient of DCGAN-28's convolutions.
 
 Times each piece alone (jitted, median of 5×30 calls) for the fast layers of
-gan_jax.models.layers, and the kernel gradient of the stock ``lax`` convolution beside it.
+gan_jax.models.layers, and the stock ``lax`` convolution's forward and kernel gradient beside
+them.
 Usage: python benchmarks/conv_grads_micro.py
 """
 
@@ -54,6 +55,7 @@ def time_layer(x, w, kind: str) -> dict:
   g = jnp.ones_like(fast(x, w))
   return {
       "forward": median_ms(fast, x, w),
+      "forward (stock)": median_ms(stock, x, w),
       "input grad": median_ms(lambda x, w: jax.vjp(lambda x: fast(x, w), x)[1](g)[0], x, w),
       "kernel grad": median_ms(lambda x, w: jax.vjp(lambda w: fast(x, w), w)[1](g)[0], x, w),
       "kernel grad (stock)": median_ms(

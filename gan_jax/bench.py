@@ -5,7 +5,8 @@
 
 One step is what ``shared/reference/torch_dcgan_bench.py`` times: n_critic D updates then one G
 update (with the configs' defaults, dcgan28 and Adam(2e-4, β=(0.5, 0.999)) for
-non_saturating). Every timed repeat ends with ``block_until_ready`` on the state.
+non_saturating). Every timed repeat ends with ``block_until_ready`` on the state. ``compile_s``
+is the step's trace, lowering and XLA compile (ahead of time), ``first_step_s`` its first run.
 
 ``--seeds=K`` (K > 1) also times K seeds trained together: ``jax.vmap`` of the per-device step
 over K seed-stacked states inside one jit, alternating repeats with the one-seed step. The output
@@ -48,17 +49,40 @@ def _time(step_fn, state, batch, key, *, steps: int) -> tuple[float, object]:
 
 
 def _compile_and_warm(step_fn, state, batch, key, warmup: int):
-  """Runs the first (compiling) call and ``warmup`` more; returns (compile_s, state, metrics)."""
+  """Compiles the step ahead of time and runs it 1 + ``warmup`` times.
+
+  Returns (compiled step, compile_s: trace + lower + XLA compile, first_step_s: the first run,
+  state, metrics).
+  """
   import jax
 
   t0 = time.perf_counter()
-  state, metrics = step_fn(state, batch, key)
-  jax.block_until_ready((state, metrics))
+  compiled = step_fn.lower(state, batch, key).compile()
   compile_s = time.perf_counter() - t0
+  t0 = time.perf_counter()
+  state, metrics = compiled(state, batch, key)
+  jax.block_until_ready((state, metrics))
+  first_step_s = time.perf_counter() - t0
   for _ in range(warmup):
-    state, metrics = step_fn(state, batch, key)
+    state, metrics = compiled(state, batch, key)
   jax.block_until_ready(state)
-  return compile_s, state, metrics
+  return compiled, compile_s, first_step_s, state, metrics
+
+
+def setup(config):
+  """(DataParallel, Experiment, mapped train step, state, one fixed real batch, key)."""
+  import jax
+
+  from gan_jax import data, experiment, parallel
+
+  par = parallel.DataParallel(config.parallel)
+  exp = experiment.build(config, num_devices=par.num_devices)
+  batch_fn = data.make_batch_fn(exp.dataset, batch_size=config.train.batch_size,
+                                n_critic=config.train.n_critic, seed=config.seed,
+                                with_labels=bool(exp.num_classes))
+  batch = par.put_batch(batch_fn(0))  # one fixed real batch, as in the reference
+  return (par, exp, par.map_step(exp.steps.train_step), par.put_state(exp.init_state()), batch,
+          jax.random.key(config.seed))
 
 
 def benchmark(config, *, steps: int, repeats: int, warmup: int, seeds: int = 1) -> dict:
@@ -66,19 +90,11 @@ def benchmark(config, *, steps: int, repeats: int, warmup: int, seeds: int = 1) 
   import jax
   import numpy as np
 
-  from gan_jax import data, experiment, parallel
   from gan_jax import state as state_lib
 
-  par = parallel.DataParallel(config.parallel)
-  exp = experiment.build(config, num_devices=par.num_devices)
-  step_fn = par.map_step(exp.steps.train_step)
-  batch_fn = data.make_batch_fn(exp.dataset, batch_size=config.train.batch_size,
-                                n_critic=config.train.n_critic, seed=config.seed,
-                                with_labels=bool(exp.num_classes))
-  batch = par.put_batch(batch_fn(0))  # one fixed real batch, as in the reference
-  state = par.put_state(exp.init_state())
-  key = jax.random.key(config.seed)
-  compile_s, state, metrics = _compile_and_warm(step_fn, state, batch, key, warmup)
+  par, exp, step_fn, state, batch, key = setup(config)
+  step_fn, compile_s, first_step_s, state, metrics = _compile_and_warm(
+      step_fn, state, batch, key, warmup)
 
   vmapped = None
   if seeds > 1:  # K independent states (seed, seed+1, ...) in one vmapped step.
@@ -90,7 +106,8 @@ def benchmark(config, *, steps: int, repeats: int, warmup: int, seeds: int = 1) 
         num_classes=exp.num_classes) for i in range(seeds)]
     v_state = par.put_state(jax.tree.map(lambda *xs: np.stack(xs), *jax.device_get(states)))
     v_keys = jax.random.split(key, seeds)
-    v_compile_s, v_state, _ = _compile_and_warm(v_step, v_state, batch, v_keys, warmup)
+    v_step, v_compile_s, _, v_state, _ = _compile_and_warm(
+        v_step, v_state, batch, v_keys, warmup)
     vmapped = {"compile_s": v_compile_s, "rates": []}
 
   rates = []
@@ -111,7 +128,8 @@ def benchmark(config, *, steps: int, repeats: int, warmup: int, seeds: int = 1) 
       "parallel": config.parallel, "model": config.model.name, "objective": config.objective,
       "conv_impl": config.model.get("conv_impl", "fast"),
       "n_critic": config.train.n_critic, "batch": config.train.batch_size,
-      "compile_s": round(compile_s, 3), "steps_per_s_median": round(median, 3),
+      "compile_s": round(compile_s, 3), "first_step_s": round(first_step_s, 3),
+      "steps_per_s_median": round(median, 3),
       "steps_per_s_min": round(min(rates), 3), "steps_per_s_max": round(max(rates), 3),
       "steps_per_s_all": [round(r, 3) for r in rates],
       "images_per_s": round(median * config.train.batch_size * config.train.n_critic, 1),

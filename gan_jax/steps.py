@@ -72,9 +72,14 @@ def _local_slice(global_array, num_devices: int):
   return lax.dynamic_slice_in_dim(global_array, lax.axis_index(AXIS) * n, n)
 
 
-def _all_finite(*trees) -> jax.Array:
-  leaves = [x for t in trees for x in jax.tree.leaves(t)]
-  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
+def _finite(loss, grad_norm) -> jax.Array:
+  """Whether an update is finite: its loss and ‖∇‖ = sqrt(Σ g²).
+
+  ‖∇‖ is inf or NaN whenever any gradient entry is (and when Σ g² overflows float32, above
+  ~1.8e19). One check on the norm the step logs anyway, rather than one per parameter leaf,
+  takes ~0.4 s off the DCGAN step's compile time on XLA:CPU (BUILD_NOTES.md).
+  """
+  return jnp.isfinite(loss) & jnp.isfinite(grad_norm)
 
 
 def _keep_if(ok, new, old):
@@ -189,7 +194,7 @@ class GANSteps:
       d_params = jax.tree.map(lambda w: jnp.clip(w, -c.weight_clip, c.weight_clip), d_params)
     metrics = lax.pmean(dict(d_loss=loss, **aux), AXIS)
     metrics["d_grad_norm"] = optax.tree.norm(grads)
-    finite = _all_finite(loss, grads)
+    finite = _finite(loss, metrics["d_grad_norm"])
     new = state.replace(d_params=d_params, d_opt_state=d_opt_state, d_batch_stats=d_batch_stats)
     return self._finish(state, new, finite, metrics, "d")
 
@@ -227,7 +232,7 @@ class GANSteps:
         g_loss=loss, g_logit_grad=jnp.mean(jnp.abs(logit_grad)),
         d_fake_g=obj.d_prob_or_score(fake_out)), AXIS)
     metrics["g_grad_norm"] = optax.tree.norm(grads)
-    finite = _all_finite(loss, grads)
+    finite = _finite(loss, metrics["g_grad_norm"])
     new = state.replace(g_params=g_params, g_opt_state=g_opt_state,
                         g_batch_stats=g_batch_stats, ema_g_params=ema)
     return self._finish(state, new, finite, metrics, "g")

@@ -83,6 +83,29 @@ def test_dcgan_discriminator_conv_penalty_matches_stock():
   _check_all(nn.Conv(**kw), FastConv(**kw), (3, 14, 14, 8))
 
 
+# Shapes where FastConv's forward and kernel gradient run as one matrix product on the
+# space-to-depth patches (s > 1, s | k, ≥ 16 input channels): odd sizes (rows S never reads are
+# cropped), uneven and zero padding, s = 3.
+PATCH_CASES = [
+    ((3, 14, 14, 16), 4, 2, ((1, 1), (1, 1))),
+    ((2, 9, 8, 16), 4, 2, "SAME"),
+    ((2, 9, 11, 20), 4, 2, ((0, 2), (3, 0))),
+    ((2, 10, 9, 16), 2, 2, "VALID"),
+    ((2, 13, 12, 17), 6, 3, ((1, 2), (2, 0))),
+]
+
+
+@pytest.mark.parametrize("shape,k,s,padding", PATCH_CASES)
+def test_conv_patch_path_matches_stock(shape, k, s, padding):
+  kw = dict(features=24, kernel_size=(k, k), strides=(s, s), padding=padding)
+  fast = FastConv(**kw)
+  params, x = _pair(nn.Conv(**kw), fast, shape)
+  # The patch path is the one under test: the forward is a dot, not a convolution.
+  jaxpr = str(jax.make_jaxpr(fast.apply)(params, x))
+  assert "dot_general" in jaxpr and "conv_general_dilated" not in jaxpr
+  _check_all(nn.Conv(**kw), fast, shape)
+
+
 def test_no_bias_and_extra_batch_axes():
   kw = dict(features=5, kernel_size=(4, 4), strides=(2, 2), use_bias=False)
   stock, fast = nn.ConvTranspose(**kw), FastConvTranspose(**kw)

@@ -77,7 +77,7 @@ def _finite(loss, grad_norm) -> jax.Array:
 
   ‖∇‖ is inf or NaN whenever any gradient entry is (and when Σ g² overflows float32, above
   ~1.8e19). One check on the norm the step logs anyway, rather than one per parameter leaf,
-  takes ~0.4 s off the DCGAN step's compile time on XLA:CPU (BUILD_NOTES.md).
+  takes ~0.5 s off the DCGAN step's compile time on XLA:CPU (BUILD_NOTES.md).
   """
   return jnp.isfinite(loss) & jnp.isfinite(grad_norm)
 

@@ -57,6 +57,9 @@ def _dilated_pads_for_transpose(x_shape, y_shape, k_shape, strides, pads) -> Pad
           x_shape[1:3], y_shape[1:3], k_shape[:2], strides, pads, strict=True))
 
 
+_MIN_PATCH_CHANNELS = 16
+
+
 def _uses_patches(x_shape, k_shape, strides) -> bool:
   """Whether S(x; V) runs as one matrix product P·V on the patches P of ``_patches``.
 
@@ -68,9 +71,6 @@ def _uses_patches(x_shape, k_shape, strides) -> bool:
   return (jax.default_backend() == "cpu" and x_shape[-1] >= _MIN_PATCH_CHANNELS
           and all(s > 1 for s in strides)
           and all(k % s == 0 for k, s in zip(k_shape[:2], strides, strict=True)))
-
-
-_MIN_PATCH_CHANNELS = 16
 
 
 def _patches(x, k_shape, strides, pads):

@@ -27,8 +27,9 @@ VARIANTS = {"patches": layers._MIN_PATCH_CHANNELS, "convolutions": 10**9}
 def build(config, min_patch_channels: int):
   """[compiled step, state, batch, key] with the patch path on from this many channels."""
   layers._MIN_PATCH_CHANNELS = min_patch_channels  # read when the step is traced, just below
-  _, _, step_fn, state, batch, key = bench.setup(config)
-  compiled, _, _, state, _ = bench._compile_and_warm(step_fn, state, batch, key, FLAGS.warmup)
+  par, _, step_fn, state, batch, key = bench.setup(config)
+  compiled, _, _, state, _ = bench._compile_and_warm(
+      par, step_fn, state, batch, key, FLAGS.warmup)
   return [compiled, state, batch, key]
 
 

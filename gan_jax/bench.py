@@ -48,8 +48,10 @@ def _time(step_fn, state, batch, key, *, steps: int) -> tuple[float, object]:
   return steps / (time.perf_counter() - t0), state
 
 
-def _compile_and_warm(step_fn, state, batch, key, warmup: int):
+def _compile_and_warm(par, step_fn, state, batch, key, warmup: int):
   """Compiles the step ahead of time and runs it 1 + ``warmup`` times.
+
+  The compiled step keeps ``par``'s limit on steps in flight (``DataParallel.map_step``).
 
   Returns (compiled step, compile_s: trace + lower + XLA compile, first_step_s: the first run,
   state, metrics).
@@ -57,7 +59,7 @@ def _compile_and_warm(step_fn, state, batch, key, warmup: int):
   import jax
 
   t0 = time.perf_counter()
-  compiled = step_fn.lower(state, batch, key).compile()
+  compiled = par.limit_in_flight(step_fn.lower(state, batch, key).compile())
   compile_s = time.perf_counter() - t0
   t0 = time.perf_counter()
   state, metrics = compiled(state, batch, key)
@@ -94,7 +96,7 @@ def benchmark(config, *, steps: int, repeats: int, warmup: int, seeds: int = 1) 
 
   par, exp, step_fn, state, batch, key = setup(config)
   step_fn, compile_s, first_step_s, state, metrics = _compile_and_warm(
-      step_fn, state, batch, key, warmup)
+      par, step_fn, state, batch, key, warmup)
 
   vmapped = None
   if seeds > 1:  # K independent states (seed, seed+1, ...) in one vmapped step.
@@ -107,7 +109,7 @@ def benchmark(config, *, steps: int, repeats: int, warmup: int, seeds: int = 1) 
     v_state = par.put_state(jax.tree.map(lambda *xs: np.stack(xs), *jax.device_get(states)))
     v_keys = jax.random.split(key, seeds)
     v_step, v_compile_s, _, v_state, _ = _compile_and_warm(
-        v_step, v_state, batch, v_keys, warmup)
+        par, v_step, v_state, batch, v_keys, warmup)
     vmapped = {"compile_s": v_compile_s, "rates": []}
 
   rates = []

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 
-from tests.helpers import run_script
+import pytest
+
+from tests.helpers import run_module, run_script
 
 SCRIPT = textwrap.dedent("""
     import jax, numpy as np
@@ -68,3 +71,35 @@ def test_batch_not_divisible_by_devices_is_a_config_error():
   """)
   proc = run_script(code, num_devices=4)
   assert "ERR train.batch_size=6 is not divisible by the 4 devices" in proc.stdout
+
+
+@pytest.mark.parametrize("mode", ["pmap", "shard_map"])
+def test_multi_device_soak_runs_to_the_end(tmp_path, mode):
+  """3000 ring steps on 2 CPU devices. Without the limit on steps in flight
+  (parallel.CPU_MAX_STEPS_IN_FLIGHT) XLA:CPU deadlocked in a collective and aborted such runs,
+  usually before step 1000 (BUILD_NOTES.md, "Multi-device abort")."""
+  proc = run_module(
+      "gan_jax.main", "--config=experiments/mog.py", f"--workdir={tmp_path / 'run'}",
+      f"--config.parallel={mode}", "--config.train.num_steps=3000",
+      "--config.train.eval_at_end=False", "--config.train.log_every=500",
+      num_devices=2, timeout=900)
+  assert "step 3000/3000" in proc.stdout
+  with open(tmp_path / "run" / "summary.json") as f:
+    assert json.load(f)["final_step"] == 3000
+
+
+def test_steps_in_flight_are_limited_on_multi_device_cpu():
+  code = textwrap.dedent("""
+      import jax, numpy as np
+      from gan_jax import parallel
+      par = parallel.DataParallel("pmap")
+      assert par.max_steps_in_flight == parallel.CPU_MAX_STEPS_IN_FLIGHT
+      assert parallel.DataParallel("pmap", jax.devices()[:1]).max_steps_in_flight is None
+      step = par.map_step(lambda s, b, k: (s + jax.lax.pmean(b.sum(), "batch"), {"m": s}))
+      state = par.put_state(np.float32(0))
+      for _ in range(10):
+        state, metrics = step(state, par.put_batch(np.ones((4, 2), np.float32)), 0)
+      assert len(step._running) == parallel.CPU_MAX_STEPS_IN_FLIGHT
+      print("OK", float(par.fetch(metrics)["m"]))
+  """)
+  assert "OK 36.0" in run_script(code, num_devices=2).stdout

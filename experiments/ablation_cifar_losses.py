@@ -18,6 +18,7 @@ import importlib.util
 import os
 
 from gan_jax import ablate
+from gan_jax.errors import ConfigError
 
 OBJECTIVES = ("minimax", "non_saturating", "hinge", "lsgan", "wgan_gp")
 SEEDS = (0, 1, 2)
@@ -31,7 +32,10 @@ def _dcgan_recipe():
   return module.get_config()
 
 
-def get_config():
+def get_config(arg=None):
+  """``arg``: none (CIFAR-10 only; the data source is ``--config.base.data.*``)."""
+  if arg:
+    raise ConfigError(f"config argument {arg!r} is unknown; ablation_cifar_losses takes none")
   c = ablate.ablation_config(_dcgan_recipe())
   for objective in OBJECTIVES:
     c.sweep.variants[objective] = {"objective": objective}

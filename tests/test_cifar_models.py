@@ -122,14 +122,16 @@ def _changed(a, b) -> bool:
   return not jax.tree.all(jax.tree.map(lambda u, v: bool(jnp.array_equal(u, v)), a, b))
 
 
+# Three compiles (~40 s of CPU each) cover the families: BatchNorm and concat conditioning in
+# D with G's SN and conditional BN; the LayerNorm critic with the gradient penalty; SN in G and
+# D, hierarchical z, attention, projection and DiffAugment. (The SNGAN recipe's resnet32 with
+# one-hot conditional BN and the unconditional DCGAN train the same way; dropped for time.)
 @pytest.mark.parametrize("recipe,overrides", [
-    ("cifar10_dcgan", {}),  # BatchNorm in D
-    ("cifar10_wgan_gp", {}),  # LayerNorm critic, gradient penalty
-    ("cifar10_sngan", {}),  # conditional: cBN in G, SN + projection in D
-    ("cifar10_biggan", {"model.z_dim": 8, "reg.diffaug": "color,translation,cutout"}),
     ("cifar10_dcgan", {"conditional": True, "model.conditioning": "concat",
                        "model.g_spectral_norm": True}),
-], ids=["dcgan", "wgan_gp", "sngan", "biggan_diffaug", "dcgan_cond_concat_gsn"])
+    ("cifar10_wgan_gp", {}),
+    ("cifar10_biggan", {"model.z_dim": 8, "reg.diffaug": "color,translation,cutout"}),
+], ids=["dcgan_cond_concat_gsn", "wgan_gp", "biggan_diffaug"])
 def test_recipe_trains_a_few_steps_with_finite_losses(recipe, overrides):
   first, last, history = _train(recipe, overrides)
   for m in history:

@@ -7,6 +7,8 @@ One step is what ``shared/reference/torch_dcgan_bench.py`` times: n_critic D upd
 update (with the configs' defaults, dcgan28 and Adam(2e-4, β=(0.5, 0.999)) for
 non_saturating). Every timed repeat ends with ``block_until_ready`` on the state. ``compile_s``
 is the step's trace, lowering and XLA compile (ahead of time), ``first_step_s`` its first run.
+``g_params`` and ``d_params`` count the trainable parameters (BatchNorm statistics and
+spectral-norm vectors are state, not parameters).
 
 ``--seeds=K`` (K > 1) also times K seeds trained together: ``jax.vmap`` of the per-device step
 over K seed-stacked states inside one jit, alternating repeats with the one-seed step. The output
@@ -81,7 +83,8 @@ def setup(config):
   exp = experiment.build(config, num_devices=par.num_devices)
   batch_fn = data.make_batch_fn(exp.dataset, batch_size=config.train.batch_size,
                                 n_critic=config.train.n_critic, seed=config.seed,
-                                with_labels=bool(exp.num_classes))
+                                with_labels=bool(exp.num_classes),
+                                random_flip=config.data.get("random_flip", False))
   batch = par.put_batch(batch_fn(0))  # one fixed real batch, as in the reference
   return (par, exp, par.map_step(exp.steps.train_step), par.put_state(exp.init_state()), batch,
           jax.random.key(config.seed))
@@ -92,9 +95,11 @@ def benchmark(config, *, steps: int, repeats: int, warmup: int, seeds: int = 1) 
   import jax
   import numpy as np
 
+  from gan_jax import models
   from gan_jax import state as state_lib
 
   par, exp, step_fn, state, batch, key = setup(config)
+  shapes = jax.eval_shape(exp.init_state)
   step_fn, compile_s, first_step_s, state, metrics = _compile_and_warm(
       par, step_fn, state, batch, key, warmup)
 
@@ -130,6 +135,8 @@ def benchmark(config, *, steps: int, repeats: int, warmup: int, seeds: int = 1) 
       "parallel": config.parallel, "model": config.model.name, "objective": config.objective,
       "conv_impl": config.model.get("conv_impl", "fast"),
       "n_critic": config.train.n_critic, "batch": config.train.batch_size,
+      "g_params": models.count_params(shapes.g_params),
+      "d_params": models.count_params(shapes.d_params),
       "compile_s": round(compile_s, 3), "first_step_s": round(first_step_s, 3),
       "steps_per_s_median": round(median, 3),
       "steps_per_s_min": round(min(rates), 3), "steps_per_s_max": round(max(rates), 3),

@@ -20,6 +20,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.conditional = False  # G(z, c) and D(x, c); needs a labelled dataset.
   c.gp_weight = 10.0  # λ of the WGAN-GP gradient penalty (used by objective='wgan_gp').
   c.ema_decay = 0.999  # EMA of G's params used for samples and evaluation; 0 turns it off.
+  # Steps before the EMA starts (BigGAN: 1000). Declared here for the recipes; the EMA start
+  # itself is implemented with the EMA fixes (another branch): until then it is not read.
+  c.ema_start_step = 0
   c.parallel = "pmap"  # How the per-device step is mapped over devices: 'pmap' | 'shard_map'.
 
   c.data = ml_collections.ConfigDict()
@@ -28,15 +31,23 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.image_size = 28  # Size 'digits' is resized to.
   c.data.tfds_data_dir = ""  # TFDS data_dir for TFDS datasets ('' = TFDS default).
   c.data.tfds_split = "train"  # TFDS split used for training.
+  # Flip each training image left-right with probability 1/2, drawn from (seed, step): images only.
+  c.data.random_flip = False
 
   c.model = ml_collections.ConfigDict()
-  c.model.name = "dcgan28"  # mlp | dcgan28 | dcgan32.
+  c.model.name = "dcgan28"  # mlp | dcgan28 | dcgan32 | dcgan_cifar | resnet32 | biggan32.
   c.model.z_dim = 100  # Latent size.
   c.model.width = 0  # Hidden width of the MLP (0 = model default).
   c.model.depth = 0  # Hidden layers of the MLP (0 = model default).
   c.model.spectral_norm = False  # Spectral normalisation in every layer of D.
-  c.model.conditioning = "projection"  # D's conditioning: 'projection' | 'concat'.
-  c.model.embed_dim = 128  # Size of G's label embedding.
+  # Spectral normalisation in G's layers (dcgan_cifar, resnet32, biggan32).
+  c.model.g_spectral_norm = False
+  # D's normalisation (dcgan_cifar, resnet32, biggan32): 'auto' (StudioGAN: BatchNorm unless
+  # spectral_norm) | 'batch' | 'layer' (per example: for gradient penalties) | 'none'.
+  c.model.d_norm = "auto"
+  # D's conditioning: 'projection' | 'concat' | 'none' (D ignores labels).
+  c.model.conditioning = "projection"
+  c.model.embed_dim = 128  # Size of G's label embedding (biggan32: the shared class embedding).
   c.model.conv_impl = "fast"  # DCGAN convs: 'fast' (custom-gradient, fast on CPU) | 'stock'.
 
   c.train = ml_collections.ConfigDict()
@@ -71,6 +82,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.reg.weight_clip = 0.0  # Clip D's params to ±c after each D update (original WGAN); 0 = off.
   c.reg.r1_weight = 0.0  # γ of the R1 penalty γ/2·E‖∇D(x)‖² on real data; 0 = off.
   c.reg.label_smoothing = 0.0  # One-sided label smoothing ε: real target 1-ε.
+  # DiffAugment policy applied to every image D sees (gan_jax.augment), e.g.
+  # 'color,translation,cutout'; '' = off.
+  c.reg.diffaug = ""
   return c
 
 
@@ -83,7 +97,7 @@ SCHEDULE_FIELDS = (
 
 def validate(config, *, num_devices: int) -> None:
   """Raises ConfigError (one line naming the field and the valid choices) for a bad config."""
-  from gan_jax import losses, models, state
+  from gan_jax import augment, losses, models, state
   from gan_jax.models import dcgan
 
   if config.objective not in losses.NAMES:
@@ -95,6 +109,10 @@ def validate(config, *, num_devices: int) -> None:
   if config.model.conditioning not in models.CONDITIONINGS:
     raise ConfigError(f"model.conditioning={config.model.conditioning!r} is unknown; "
                       f"valid: {', '.join(models.CONDITIONINGS)}")
+  if config.model.get("d_norm", "auto") not in models.D_NORMS:
+    raise ConfigError(f"model.d_norm={config.model.d_norm!r} is unknown; "
+                      f"valid: {', '.join(models.D_NORMS)}")
+  augment.parse_policy(config.reg.get("diffaug", ""))
   if config.model.get("conv_impl", "fast") not in dcgan.CONV_IMPLS:
     raise ConfigError(f"model.conv_impl={config.model.conv_impl!r} is unknown; "
                       f"valid: {', '.join(dcgan.CONV_IMPLS)}")
@@ -139,6 +157,12 @@ def validate_against_data(config, dataset) -> None:
     raise ConfigError(
         f"conditional=True but data.name={dataset.name!r} has no labels; set conditional=False "
         "or use a labelled dataset (mnist, digits, an npz with y_train)")
+  if config.data.get("random_flip", False) and not dataset.is_image:
+    raise ConfigError(f"data.random_flip=True needs an image dataset, not {dataset.name!r}; "
+                      "set data.random_flip=False")
+  if config.reg.get("diffaug", "") and not dataset.is_image:
+    raise ConfigError(f"reg.diffaug={config.reg.diffaug!r} needs an image dataset, not "
+                      f"{dataset.name!r}; set reg.diffaug=''")
   if config.train.batch_size > len(dataset.train_x):
     raise ConfigError(f"train.batch_size={config.train.batch_size} exceeds the "
                       f"{len(dataset.train_x)} training examples of {dataset.name!r}")
@@ -190,6 +214,34 @@ def use_ring(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   c.optim.schedule = "linear"
   c.optim.b1 = 0.5
   c.optim.b2 = 0.9
+  c.ema_decay = 0.0
+  return c
+
+
+def use_cifar10(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """PyTorch-StudioGAN's CIFAR-10 defaults (src/config.py), shared by experiments/cifar10_*.py.
+
+  Data: TFDS 'cifar10' (prepared offline), or ``--config.data.path`` to a Keras-layout npz of
+  32x32x3 images; random horizontal flips. Optimisation: batch 64, Adam(2e-4, β = (0.5, 0.999))
+  for both players, 5 D updates per step, 100k steps, z ~ N(0, I) of size 128, no EMA.
+  StudioGAN's Adam has ε = 1e-6 (optax: 1e-8) and its D sees real and fake in separate calls
+  (here one call on both halves: the same only without BatchNorm in D).
+  """
+  c.data.name = "cifar10"
+  c.data.random_flip = True
+  c.model.z_dim = 128
+  c.train.batch_size = 64
+  c.train.n_critic = 5
+  c.train.num_steps = 100_000
+  c.train.log_every = 100
+  c.train.sample_every = 5000
+  c.train.checkpoint_every = 5000
+  c.train.eval_every = 5000
+  c.train.eval_num = 10_000  # StudioGAN's logged FIDs use 10k samples (vs the 10k test images).
+  c.optim.g_lr = 2e-4
+  c.optim.d_lr = 2e-4
+  c.optim.b1 = 0.5
+  c.optim.b2 = 0.999
   c.ema_decay = 0.0
   return c
 

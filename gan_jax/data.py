@@ -4,7 +4,8 @@ Every dataset is loaded fully into host memory as float32 in [-1, 1] (images, NH
 points. The order of examples is a pure function of (seed, step): step ``s`` of a run with
 ``n_critic`` critic updates reads the micro-batches ``s * n_critic + j`` of an epoch-wise
 permutation drawn from ``np.random.default_rng([seed, epoch])``. Resuming at step ``s`` therefore
-reads exactly the batches an uninterrupted run would have read.
+reads exactly the batches an uninterrupted run would have read. Random horizontal flips
+(``data.random_flip``) are likewise drawn per step, from ``default_rng([seed, FLIP_STREAM, s])``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from gan_jax.errors import ConfigError
 EMBEDDED_MNIST = "assets/mnist.npz"
 BUILTIN_DATASETS = ("mnist", "digits", "mog_ring", "mog_grid", "npz")
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+FLIP_STREAM = 0xF11B  # Keeps the flip draws apart from the permutations' [seed, epoch].
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +102,9 @@ def load_npz(path: str, name: str = "npz") -> Dataset:
       arrays = {k: f[k] for k in f.files}
   except Exception as e:  # noqa: BLE001 - a damaged member is a config error too
     raise ConfigError(f"data.path={path!r} has an unreadable array ({type(e).__name__})") from None
+  for key in ("y_train", "y_test"):  # keras.datasets.cifar10's labels have shape (N, 1)
+    if key in arrays and arrays[key].ndim == 2 and arrays[key].shape[1] == 1:
+      arrays[key] = arrays[key][:, 0]
   _check_npz(arrays, path)
   train_y = arrays.get("y_train")
   test_y = arrays.get("y_test")
@@ -212,11 +217,13 @@ class BatchSampler:
 
 def make_batch_fn(dataset: Dataset, *, batch_size: int, n_critic: int, seed: int,
                   with_labels: bool = False, process_index: int = 0,
-                  process_count: int = 1) -> Callable[[int], dict]:
+                  process_count: int = 1, random_flip: bool = False) -> Callable[[int], dict]:
   """Returns ``batch(step)``: this process's slice of the global batch of train step ``step``.
 
   Leaves have shape (local_batch, n_critic, ...): examples first, so that the batch can be split
-  across devices along axis 0; axis 1 indexes the critic updates of the step.
+  across devices along axis 0; axis 1 indexes the critic updates of the step. ``random_flip``
+  mirrors each image (NHWC) left-right with probability 1/2, from draws for the global batch of
+  the step, so the flips depend on (seed, step) alone.
   """
   local = batch_size // process_count
   if dataset.process_shard is not None:
@@ -230,6 +237,10 @@ def make_batch_fn(dataset: Dataset, *, batch_size: int, n_critic: int, seed: int
   def batch(step: int) -> dict:
     idx = np.stack([sampler.indices(step * n_critic + j) for j in range(n_critic)], 1)[lo:hi]
     out = {"x": dataset.train_x[idx]}
+    if random_flip:
+      flip = np.random.default_rng([seed, FLIP_STREAM, step]).random((batch_size, n_critic)) < 0.5
+      flip = flip[process_index * local:(process_index + 1) * local]
+      out["x"] = np.where(flip[:, :, None, None, None], out["x"][:, :, :, ::-1], out["x"])
     if with_labels:
       out["y"] = dataset.train_y[idx]
     return out

@@ -19,10 +19,12 @@ import jax.numpy as jnp
 import optax
 from jax import lax
 
-from gan_jax import losses
+from gan_jax import augment, losses
 from gan_jax.state import GANState, Optimizers
 
 AXIS = "batch"
+# fold_in stream of the DiffAugment keys, apart from the steps' other draws.
+_DIFFAUG_STREAM = 0x0D1FF
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +45,7 @@ class StepConfig:
   ema_decay: float = 0.0
   skip_nonfinite: bool = False
   g_reuses_d_latents: bool = False
+  diffaug: str = ""
 
   @classmethod
   def from_config(cls, config, *, num_devices: int, num_classes: int) -> StepConfig:
@@ -54,7 +57,8 @@ class StepConfig:
         instance_noise_std=config.reg.instance_noise_std,
         instance_noise_anneal_steps=config.reg.instance_noise_anneal_steps,
         ema_decay=config.ema_decay, skip_nonfinite=config.train.skip_nonfinite,
-        g_reuses_d_latents=config.train.get("g_reuses_d_latents", False))
+        g_reuses_d_latents=config.train.get("g_reuses_d_latents", False),
+        diffaug=config.reg.get("diffaug", ""))
 
 
 def instance_noise_std(step, std: float, anneal_steps: int):
@@ -114,6 +118,17 @@ class GANSteps:
     noise = jax.random.normal(key, (x.shape[0] * c.num_devices,) + x.shape[1:], x.dtype)
     return x + std * _local_slice(noise, c.num_devices)
 
+  def _diff_augment(self, key, *xs):
+    """DiffAugment T (reg.diffaug) of each batch in ``xs``: batch i's per-image keys are drawn
+    for the global batch from fold_in(fold_in(key, stream), i), and each device takes its slice."""
+    c = self.cfg
+    if not c.diffaug:
+      return list(xs)
+    key = jax.random.fold_in(key, _DIFFAUG_STREAM)
+    return [augment.diff_augment(x, _local_slice(jax.random.split(
+        jax.random.fold_in(key, i), x.shape[0] * c.num_devices), c.num_devices), c.diffaug)
+            for i, x in enumerate(xs)]
+
   def _generate(self, state: GANState, params, z, labels):
     """G(z, c) in train mode; returns samples and G's updated BatchNorm statistics."""
     variables = {"params": params}
@@ -162,7 +177,7 @@ class GANSteps:
     fake = lax.stop_gradient(fake)
     real_in = self._instance_noise(k_nr, x_real, state.step)
     fake_in = self._instance_noise(k_nf, fake, state.step)
-    both_x = jnp.concatenate([real_in, fake_in])
+    both_x = jnp.concatenate(self._diff_augment(key, real_in, fake_in))  # GP/R1: un-augmented
     both_y = None if y_real is None else jnp.concatenate([y_real, y_fake])
     alpha = None
     if obj.uses_gradient_penalty:
@@ -214,7 +229,7 @@ class GANSteps:
     fake, pullback, g_batch_stats, y_fake = generated
 
     def loss_fn(x):
-      fake_in = self._instance_noise(k_noise, x, state.step)
+      (fake_in,) = self._diff_augment(key, self._instance_noise(k_noise, x, state.step))
       fake_out, _ = self._discriminate(
           state.d_params, state.d_batch_stats, fake_in, y_fake, update_stats=False)
       return obj.g_loss(fake_out), fake_out

@@ -203,7 +203,8 @@ def _train_loop(exp, par, state, start_step, ckpt, writer) -> dict:
   batch_fn = data.make_batch_fn(
       exp.dataset, batch_size=tc.batch_size, n_critic=tc.n_critic, seed=c.seed,
       with_labels=bool(exp.num_classes),
-      process_index=jax.process_index(), process_count=jax.process_count())
+      process_index=jax.process_index(), process_count=jax.process_count(),
+      random_flip=c.data.get("random_flip", False))
   batches = data.prefetch(
       par.put_batch(batch_fn(s)) for s in range(start_step, tc.num_steps))
   device_state = par.put_state(state)

@@ -10,6 +10,9 @@ def test_bench_prints_timings_and_vmapped_seeds():
                     "--warmup=1", "--seeds=2")
   result = json.loads(proc.stdout.strip().splitlines()[-1])
   assert result["model"] == "mlp" and result["batch"] == 16 and result["finite"]
+  # Trainable parameters of tiny's MLPs (width 32, depth 2, z 4, 2-D points):
+  # G 4·32+32 + 32·32+32 + 32·2+2 = 1282; D 2·32+32 + 32·32+32 + 32+1 = 1185.
+  assert (result["g_params"], result["d_params"]) == (1282, 1185)
   assert len(result["steps_per_s_all"]) == 2 and len(result["vmap_seed_steps_per_s_all"]) == 2
   assert result["steps_per_s_min"] <= result["steps_per_s_median"] <= result["steps_per_s_max"]
   assert result["compile_s"] > 0 and result["first_step_s"] > 0 and result["vmap_speedup"] > 0

@@ -81,3 +81,16 @@ def test_process_shards_partition_the_global_batch():
   parts = [data.make_batch_fn(ds, batch_size=8, n_critic=1, seed=0, process_index=i,
                               process_count=2)(7)["x"] for i in range(2)]
   np.testing.assert_array_equal(np.concatenate(parts), full)
+
+
+def test_keras_cifar10_layout_npz_loads(tmp_path):
+  """keras.datasets.cifar10: uint8 (N, 32, 32, 3) images and uint8 labels of shape (N, 1)."""
+  path = str(tmp_path / "cifar10.npz")
+  rng = np.random.default_rng(0)
+  np.savez(path, x_train=rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8),
+           y_train=np.arange(6, dtype=np.uint8)[:, None],
+           x_test=np.zeros((2, 32, 32, 3), np.uint8), y_test=np.array([[9], [1]], np.uint8))
+  ds = data.load_dataset(_cfg(path=path))
+  assert ds.is_image and ds.example_shape == (32, 32, 3) and ds.num_classes == 10
+  assert ds.train_y.shape == (6,) and ds.train_y.dtype == np.int32
+  assert list(ds.train_y) == list(range(6)) and list(ds.test_y) == [9, 1]

@@ -3,22 +3,44 @@
 Generators are called as ``G(z, labels=None, train=...)`` and return samples shaped like the
 dataset's examples; discriminators as ``D(x, labels=None, train=...)`` and return one raw output
 per example, shape (N,). ``labels`` is used only by conditional models.
+
+``dcgan_cifar``, ``resnet32`` and ``biggan32`` are PyTorch-StudioGAN's CIFAR-10 architectures
+(same layers, biases and parameter counts); they also honour ``model.g_spectral_norm`` and
+``model.d_norm``, and a conditional G uses conditional BatchNorm.
 """
 
 from __future__ import annotations
 
+import math
+
+import jax
+
 from gan_jax.errors import ConfigError
-from gan_jax.models import dcgan, mlp
+from gan_jax.models import biggan32, common, dcgan, dcgan_cifar, mlp, resnet32
 
 _REGISTRY = {
     "mlp": (mlp.MLPGenerator, mlp.MLPDiscriminator),
     "dcgan28": (dcgan.DCGAN28Generator, dcgan.DCGAN28Discriminator),
     "dcgan32": (dcgan.DCGAN32Generator, dcgan.DCGAN32Discriminator),
+    "dcgan_cifar": (dcgan_cifar.DCGANCifarGenerator, dcgan_cifar.DCGANCifarDiscriminator),
+    "resnet32": (resnet32.ResNet32Generator, resnet32.ResNet32Discriminator),
+    "biggan32": (biggan32.BigGAN32Generator, biggan32.BigGAN32Discriminator),
 }
 NAMES = tuple(_REGISTRY)
-CONDITIONINGS = ("projection", "concat")
+# D's conditioning ('none': D ignores the labels while a conditional G still uses them).
+CONDITIONINGS = ("projection", "concat", "none")
+# The StudioGAN families: G spectral norm and D normalisation are options.
+STUDIOGAN_MODELS = ("dcgan_cifar", "resnet32", "biggan32")
+# 'auto' is StudioGAN's rule: BatchNorm in D unless D is spectrally normalised.
+D_NORMS = ("auto",) + common.D_NORMS
 # The example shape each convolutional model produces; mlp adapts to any shape.
-IMAGE_SHAPES = {"dcgan28": (28, 28), "dcgan32": (32, 32)}
+IMAGE_SHAPES = {"dcgan28": (28, 28), "dcgan32": (32, 32),
+                **{name: (32, 32) for name in STUDIOGAN_MODELS}}
+
+
+def count_params(tree) -> int:
+  """Number of scalars in a pytree of arrays or ShapeDtypeStructs (e.g. trainable params)."""
+  return sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(tree))
 
 
 def get(model_config, *, example_shape, num_classes=0, axis_name=None):
@@ -41,14 +63,34 @@ def get(model_config, *, example_shape, num_classes=0, axis_name=None):
         f"model.name={name!r} makes {IMAGE_SHAPES[name][0]}x{IMAGE_SHAPES[name][1]}xC images "
         f"but the dataset's examples have shape {example_shape}; pick a model for that size")
   g_cls, d_cls = _REGISTRY[name]
-  common = dict(num_classes=num_classes, embed_dim=model_config.get("embed_dim", 128))
+  spectral_norm = bool(model_config.get("spectral_norm", False))
+  g_extra, d_extra = _studiogan_options(model_config, name, spectral_norm, axis_name)
+  shared = dict(embed_dim=model_config.get("embed_dim", 128), width=model_config.get("width", 0),
+                depth=model_config.get("depth", 0))
   if name in IMAGE_SHAPES:  # configs.validate has checked the choice
-    common["conv_impl"] = model_config.get("conv_impl", "fast")
-  generator = g_cls(
-      out_shape=example_shape, width=model_config.get("width", 0),
-      depth=model_config.get("depth", 0), axis_name=axis_name, **common)
+    shared["conv_impl"] = model_config.get("conv_impl", "fast")
+  generator = g_cls(out_shape=example_shape, axis_name=axis_name, num_classes=num_classes,
+                    **shared, **g_extra)
   discriminator = d_cls(
-      width=model_config.get("width", 0), depth=model_config.get("depth", 0),
-      spectral_norm=bool(model_config.get("spectral_norm", False)),
-      conditioning=conditioning, **common)
+      spectral_norm=spectral_norm, conditioning=conditioning,
+      num_classes=0 if conditioning == "none" else num_classes, **shared, **d_extra)
   return generator, discriminator
+
+
+def _studiogan_options(model_config, name: str, spectral_norm: bool, axis_name):
+  """(G, D) keyword arguments of the StudioGAN families: G's SN, D's norm and device axis."""
+  g_sn = bool(model_config.get("g_spectral_norm", False))
+  d_norm = model_config.get("d_norm", "auto")
+  if d_norm not in D_NORMS:
+    raise ConfigError(f"model.d_norm={d_norm!r} is unknown; valid: {', '.join(D_NORMS)}")
+  if name not in STUDIOGAN_MODELS:
+    if g_sn or d_norm != "auto":
+      raise ConfigError(f"model.g_spectral_norm and model.d_norm apply to model.name in "
+                        f"{', '.join(STUDIOGAN_MODELS)}, not {name!r}")
+    return {}, {}
+  if name == "biggan32" and model_config.z_dim % biggan32.NUM_Z_CHUNKS:
+    raise ConfigError(f"model.z_dim={model_config.z_dim} must be divisible by "
+                      f"{biggan32.NUM_Z_CHUNKS} for biggan32 (one chunk per G block + input)")
+  if d_norm == "auto":
+    d_norm = "none" if spectral_norm else "batch"
+  return dict(spectral_norm=g_sn), dict(norm=d_norm, axis_name=axis_name)

@@ -1,9 +1,16 @@
-"""Pieces shared by the architectures: conditioning and optional spectral normalisation."""
+"""Pieces shared by the architectures: conditioning, normalisation, optional spectral norm."""
 
 from __future__ import annotations
 
 import flax.linen as nn
 import jax.numpy as jnp
+
+# StudioGAN initialises every conv, linear and embedding weight orthogonally, biases at zero.
+ORTHOGONAL = nn.initializers.orthogonal()
+# D's normalisation after its convolutions (the StudioGAN families): BatchNorm, the
+# per-example LayerNorm (a gradient penalty needs D(x) to depend on x alone), or none.
+D_NORMS = ("batch", "layer", "none")
+BN_EPSILON = 1e-4  # StudioGAN's batchnorm_2d: eps 1e-4, momentum 0.1 (flax: 0.9).
 
 
 def maybe_spectral_norm(layer: nn.Module, x, *, enabled: bool, train: bool):
@@ -30,9 +37,10 @@ def concat_label_channels(x, labels, num_classes: int):
 
 
 def projection_output(features, labels, logit, num_classes: int, spectral_norm: bool,
-                      train: bool):
+                      train: bool, embedding_init=None):
   """Projection discriminator (Miyato & Koyama 2018): D(x, c) = ψ(φ(x)) + <Embed(c), φ(x)>."""
-  emb = nn.Embed(num_classes, features.shape[-1], name="proj_embed")
+  init = {} if embedding_init is None else {"embedding_init": embedding_init}
+  emb = nn.Embed(num_classes, features.shape[-1], name="proj_embed", **init)
   if spectral_norm:
     # Normalise the embedding table like a weight matrix.
     table = nn.SpectralNorm(emb, name="proj_sn")
@@ -40,3 +48,42 @@ def projection_output(features, labels, logit, num_classes: int, spectral_norm: 
   else:
     e = emb(labels)
   return logit + jnp.sum(e * features, axis=-1)
+
+
+def batch_norm(*, train: bool, axis_name: str | None, affine: bool = True, name=None):
+  """StudioGAN's BatchNorm (ε = 1e-4, running averages with momentum 0.1), statistics averaged
+  over the device axis ``axis_name`` in training."""
+  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=BN_EPSILON,
+                      axis_name=axis_name, use_scale=affine, use_bias=affine, name=name)
+
+
+def d_normalization(kind: str, *, train: bool, axis_name: str | None, name: str):
+  """x -> BN(x) | LN(x) | x for D. LN normalises each example over (H, W, C) with a per-channel
+  scale and bias: the same 2C parameters as BN, and no coupling between examples."""
+  if kind == "batch":
+    return batch_norm(train=train, axis_name=axis_name, name=name)
+  if kind == "layer":
+    return nn.LayerNorm(epsilon=1e-5, reduction_axes=(-3, -2, -1), feature_axes=-1, name=name)
+  if kind == "none":
+    return lambda x: x
+  raise ValueError(f"model.d_norm={kind!r} is unknown; valid: {', '.join(D_NORMS)}")
+
+
+class ConditionalBatchNorm(nn.Module):
+  """y = BN(x)·(1 + W_γ c) + W_β c with BN's batch statistics and no BN affine (StudioGAN's
+  ConditionalBatchNorm2d); W_γ, W_β are bias-free linears (spectrally normalised with G's SN).
+  ``cond=None`` is the plain affine BatchNorm."""
+
+  spectral_norm: bool = False
+  axis_name: str | None = None
+
+  @nn.compact
+  def __call__(self, x, cond, *, train: bool):
+    if cond is None:
+      return batch_norm(train=train, axis_name=self.axis_name, name="bn")(x)
+    h = batch_norm(train=train, axis_name=self.axis_name, affine=False, name="bn")(x)
+    features = x.shape[-1]
+    gain, bias = (maybe_spectral_norm(
+        nn.Dense(features, use_bias=False, kernel_init=ORTHOGONAL, name=name), cond,
+        enabled=self.spectral_norm, train=train) for name in ("gain", "bias"))
+    return h * (1.0 + gain[:, None, None, :]) + bias[:, None, None, :]

@@ -89,7 +89,7 @@ def test_sigterm_checkpoints_the_step_reached_and_the_rerun_is_exact(tmp_path, c
   """SIGTERM after the first checkpoint: exit 0 at once with a checkpoint at the step reached;
   meanwhile a second run on the held workdir is refused; the rerun ends bitwise equal to an
   uninterrupted run."""
-  args = [*LONG, "--config.train.num_steps=3000"]
+  args = [*LONG, "--config.train.num_steps=2000"]
   stopped, full = str(tmp_path / "stopped"), str(tmp_path / "full")
   reference = _start(["gan_jax.main", *args, f"--workdir={full}"], cache_env)
   victim = _start(["gan_jax.main", *args, f"--workdir={stopped}"], cache_env)
@@ -111,15 +111,15 @@ def test_sigterm_checkpoints_the_step_reached_and_the_rerun_is_exact(tmp_path, c
   assert victim.returncode == 0 and stop_s < 10, (victim.returncode, stop_s, err)
   last = out.strip().splitlines()[-1]
   step = _steps(stopped)[-1]
-  assert 100 < step < 3000 and step % 100, step  # a checkpoint at the step reached
+  assert 100 < step < 2000 and step % 100, step  # a checkpoint at the step reached
   assert last == (f"stopped at step {step} (SIGTERM); checkpoint saved in {stopped}/checkpoints; "
                   "rerun the same command to resume"), last
   assert not os.path.exists(os.path.join(stopped, workdir.LOCK_FILE))
 
   proc = run_module("gan_jax.main", *args, f"--workdir={stopped}", **cache_env)
-  assert f"resuming from step {step}" in proc.stdout and "step 3000/3000" in proc.stdout
+  assert f"resuming from step {step}" in proc.stdout and "step 2000/2000" in proc.stdout
   assert reference.wait(timeout=300) == 0, reference.communicate()
-  _assert_same_final_state(full, stopped, 3000)
+  _assert_same_final_state(full, stopped, 2000)
 
 
 def _free_port() -> int:
@@ -172,7 +172,7 @@ ABLATION = textwrap.dedent("""
 
 def test_sigterm_mid_sweep_checkpoints_the_run_and_the_rerun_continues(tmp_path, cache_env):
   config = tmp_path / "sweep.py"
-  config.write_text(ABLATION.format(num_steps=2000, variants=("minimax",)))
+  config.write_text(ABLATION.format(num_steps=1000, variants=("minimax",)))
   stopped, full = str(tmp_path / "stopped"), str(tmp_path / "full")
   args = [f"--config={config}"]
   reference = _start(["gan_jax.ablate", *args, f"--workdir={full}"], cache_env)
@@ -198,7 +198,7 @@ def test_sigterm_mid_sweep_checkpoints_the_run_and_the_rerun_continues(tmp_path,
   assert reference.wait(timeout=300) == 0, reference.communicate()
   for name in ("minimax_seed0", "minimax_seed1"):
     _assert_same_final_state(os.path.join(full, "runs", name),
-                             os.path.join(stopped, "runs", name), 2000)
+                             os.path.join(stopped, "runs", name), 1000)
 
 
 # ---- One writer per workdir -------------------------------------------------------------------
@@ -346,17 +346,23 @@ def test_a_failed_metrics_line_leaves_the_file_as_it_was(tmp_path):
   assert open(path, "rb").read() == before
 
 
-def test_a_failed_picture_leaves_no_file(tmp_path):
-  from gan_jax import train
+def test_a_failed_picture_leaves_no_file(tmp_path, monkeypatch):
+  """A PNG that fails half-way (here: half its bytes, then a full disk) leaves no file."""
+  from gan_jax import sampling, train
+
+  def half_then_full(picture, path):
+    with open(path, "wb") as f:
+      f.write(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    raise OSError(errno.ENOSPC, "No space left on device")
 
   writer = train.RunWriter(str(tmp_path), enabled=True)
-  picture = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
-  with _file_size_limit(100), pytest.raises(workdir.WriteError) as error:
-    writer.picture(7, picture)
+  monkeypatch.setattr(sampling, "save_png", half_then_full)
+  with pytest.raises(workdir.WriteError) as error:
+    writer.picture(7, np.zeros((8, 8, 3), np.uint8))
   writer.close()
   name = os.path.join("samples", "step_0000007.png")
   assert str(error.value).startswith(
-      f"step 7: writing {name} failed ([Errno {errno.EFBIG}] File too large"), error.value
+      f"step 7: writing {name} failed ([Errno {errno.ENOSPC}] No space left on device)")
   assert os.listdir(tmp_path / "samples") == []
 
 

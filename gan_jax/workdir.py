@@ -1,8 +1,9 @@
 """The run directory: checked up front, held by one writer at a time, never left half-written.
 
 - ``check_usable`` refuses (ConfigError, exit 2) a workdir that is a file, or that cannot be
-  created or written (its nearest existing ancestor is a file or not writable), and one that a
-  live run holds, before anything is read or written. Missing parents are created.
+  created or written (its nearest existing ancestor is a file or not writable), and (one
+  process) one that a live run holds, before anything is read or written. Missing parents are
+  created.
 - ``WorkdirLock`` is the one-writer rule: ``workdir/gan_jax.lock`` names the holder (host, pid,
   start time). It is created atomically (a hard link of a complete file, so it is never seen
   half-written); a lock whose process is gone (same host, no such pid, or the pid now belongs to
@@ -87,7 +88,9 @@ def check_usable(workdir: str) -> None:
       raise ConfigError(f"--workdir={workdir!r} is a file, not a directory; pick another path")
     if not os.access(path, os.W_OK | os.X_OK):
       raise ConfigError(f"--workdir={workdir!r} is not writable; pick another path")
-    holder = read_holder(path)
+    # With several processes only WorkdirLock.acquire decides (process 0, then a broadcast): a
+    # check here could see process 0's lock of the previous run in the same processes.
+    holder = read_holder(path) if _single_process() else None
     if holder is not None and _alive(holder):
       raise ConfigError(_held_message(workdir, holder))
     return
@@ -98,6 +101,12 @@ def check_usable(workdir: str) -> None:
     raise ConfigError(f"--workdir={workdir!r} cannot be created: {ancestor!r} is a file")
   if not os.access(ancestor, os.W_OK | os.X_OK):
     raise ConfigError(f"--workdir={workdir!r} cannot be created: {ancestor!r} is not writable")
+
+
+def _single_process() -> bool:
+  import jax
+
+  return jax.process_count() == 1
 
 
 # ---- The lock ---------------------------------------------------------------------------------

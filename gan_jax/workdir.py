@@ -53,14 +53,15 @@ def write_failed(step: int, what: str, error: BaseException) -> WriteError:
 
 def append_line(path: str, line: str) -> None:
   """Appends ``line + '\\n'``; on failure truncates the file back to its old size and raises."""
-  with open(path, "ab") as f:
-    size = f.tell()
+  data = memoryview((line + "\n").encode())
+  with open(path, "ab", buffering=0) as f:  # unbuffered: no flush can fail inside the undo
+    size = f.seek(0, os.SEEK_END)
     try:
-      f.write((line + "\n").encode())
-      f.flush()
+      while data:
+        data = data[f.write(data):]  # a short write (disk full) continues, then raises
     except BaseException:
       with contextlib.suppress(OSError):
-        f.truncate(size)
+        os.ftruncate(f.fileno(), size)
       raise
 
 

@@ -20,7 +20,10 @@ jitted code, data and classifier are reused; the per-run overhead is a recompile
 outermost, so an interrupted sweep has seed 0 of every variant first. A run is finished when its
 ``result.json`` (written atomically after its evaluation) exists; rerunning the command skips the
 finished runs and resumes an unfinished one from its checkpoint. A run whose losses become
-non-finite is recorded as diverged (with the step) and the sweep goes on.
+non-finite is recorded as diverged (with the step) and the sweep goes on. SIGTERM or SIGINT
+checkpoints the run in training and stops the sweep (exit status 0); rerunning continues it. A
+failed write (disk full, ...) stops the sweep with exit status 1; a second sweep on a workdir
+that a live one holds is refused (exit 2).
 
 WORKDIR then receives ``results.csv`` and ``results.md`` (one row per run, and mean ± sample std
 over seeds per variant), ``curves.png`` (training metrics over steps, mean over seeds with a
@@ -47,7 +50,8 @@ import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
-from gan_jax import cli, configs
+from gan_jax import cli, configs, preemption
+from gan_jax import workdir as workdir_lib
 from gan_jax.errors import ConfigError
 
 FLAGS = flags.FLAGS
@@ -323,14 +327,19 @@ def check_runs(runs: list[RunSpec], workdir: str) -> None:
       raise ConfigError(f"run {spec.name}: {e}") from None
 
 
-def run_sweep(config, workdir: str) -> list[dict]:
+def run_sweep(config, workdir: str, lock: workdir_lib.WorkdirLock | None = None) -> list[dict]:
   """Trains and evaluates every unfinished run; returns the results of all runs, in order.
 
   A run that fails with anything but non-finite losses is reported (status 'failed', no
-  result.json, so the next invocation retries it) and the sweep goes on.
+  result.json, so the next invocation retries it) and the sweep goes on; a stop request
+  (preemption.Preempted) and a failed write (workdir.WriteError) end the sweep. ``lock`` (the
+  sweep workdir's) is taken once every run has been checked, before anything is written.
   """
   runs = expand_sweep(config)
   check_runs(runs, workdir)
+  workdir_lib.check_usable(workdir)
+  if lock is not None:
+    lock.acquire()
   results = []
   for i, spec in enumerate(runs):
     directory = run_dir(workdir, spec.name)
@@ -343,6 +352,9 @@ def run_sweep(config, workdir: str) -> list[dict]:
     print(f"{tag}: train {spec.settings}", flush=True)
     try:
       result = train_run(spec, directory)
+    except (preemption.Preempted, workdir_lib.WriteError) as e:
+      e.run_tag = tag
+      raise
     except Exception as e:  # noqa: BLE001 - one broken run must not stop the sweep
       traceback.print_exc()
       message = " ".join(str(e).split()) or type(e).__name__
@@ -651,14 +663,20 @@ def main(argv):
                       workdir_example="runs/ablation")
   t0 = time.perf_counter()
   enable_compile_cache(os.path.join(FLAGS.workdir, COMPILE_CACHE_DIR))
-  try:
-    results = run_sweep(FLAGS.config, FLAGS.workdir)
-  except ConfigError as e:
-    cli.fail(str(e))
-  command = "python -m gan_jax.ablate " + " ".join(
-      a for a in _original_argv() if a.startswith("--"))
-  for path in write_report(results, FLAGS.workdir, command=command):
-    print(f"wrote {path}", flush=True)
+  with workdir_lib.WorkdirLock(FLAGS.workdir) as lock:  # taken by run_sweep, released here
+    try:
+      results = run_sweep(FLAGS.config, FLAGS.workdir, lock=lock)
+    except ConfigError as e:
+      cli.fail(str(e))
+    except preemption.Preempted as e:
+      print(f"{e.run_tag}: {e}; the sweep continues from there", flush=True)
+      return
+    except workdir_lib.WriteError as e:
+      cli.fail(f"{e.run_tag}: {e}", status=1)
+    command = "python -m gan_jax.ablate " + " ".join(
+        a for a in _original_argv() if a.startswith("--"))
+    for path in write_report(results, FLAGS.workdir, command=command):
+      print(f"wrote {path}", flush=True)
   counts = {s: sum(r["status"] == s for r in results) for s in ("ok", "diverged", "failed")}
   print(f"sweep of {len(results)} runs: {counts['ok']} ok, {counts['diverged']} diverged, "
         f"{counts['failed']} failed; {time.perf_counter() - t0:.1f} s", flush=True)

@@ -7,6 +7,11 @@ and the trainer moves the newer, unreadable steps aside (``set_aside_steps_after
 Orbax reads some damage back silently (a changed byte in an uncompressed array), so each step also
 records a hash of its contents (``state_digest``) that a restore must reproduce. A state with a
 NaN or inf is never saved, so the latest checkpoint is always one to resume from.
+
+A save that fails (disk full, permission, an I/O error; Orbax reports it at the next save or
+wait, since saves run in the background) raises ``workdir.WriteError`` naming the step and the OS
+error. The failed step never became a finished step directory, so the previous step stays the
+latest; the trainer's Checkpointer removes the failed save's temporary directory on the rerun.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
 
+from gan_jax import workdir as workdir_lib
 from gan_jax.errors import ConfigError
 
 CHECKPOINT_DIR = "checkpoints"
@@ -50,11 +56,16 @@ def _finished_steps(directory: str) -> list[int]:
 class Checkpointer:
   """Saves and restores host copies of the state under ``workdir/checkpoints/<step>``."""
 
-  def __init__(self, workdir: str, *, max_to_keep: int = 3):
+  def __init__(self, workdir: str, *, max_to_keep: int = 3, cleanup_tmp: bool = False):
+    """``cleanup_tmp`` removes temporary directories of saves that failed or were killed; only
+    the workdir's one writer (the trainer, holding the lock) may pass it."""
     self.directory = checkpoint_dir(workdir)
     self.manager = ocp.CheckpointManager(
         self.directory,
-        options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True))
+        options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
+                                             cleanup_tmp_directories=cleanup_tmp))
+    self._pending = None  # the step of the save in flight
+    self._failed = False
 
   def save(self, step: int, state) -> None:
     """Starts an asynchronous save of ``state`` (host numpy copy) as ``step``."""
@@ -64,8 +75,22 @@ class Checkpointer:
       raise NonFiniteStateError(
           f"step {step}: {bad} is not finite; not saving it (last checkpoint: "
           f"{self.latest_step()})")
-    self.manager.save(step, args=ocp.args.StandardSave(host_state), force=True,
-                      custom_metadata={DIGEST_KEY: state_digest(host_state)})
+    self.wait()
+    try:
+      self.manager.save(step, args=ocp.args.StandardSave(host_state), force=True,
+                        custom_metadata={DIGEST_KEY: state_digest(host_state)})
+    except Exception as e:  # noqa: BLE001 - any failure to write is reported the same way
+      raise self._save_failed(step, e) from e
+    self._pending = step
+
+  def _save_failed(self, step: int, error: BaseException) -> workdir_lib.WriteError:
+    self._failed = True
+    latest = max(_finished_steps(self.directory), default=None)
+    return workdir_lib.WriteError(
+        f"step {step}: saving the checkpoint to {self.directory} failed "
+        f"({workdir_lib.os_error_text(error)}); the latest checkpoint is "
+        f"{'none' if latest is None else f'step {latest}'}; rerun the same command to resume "
+        "from it")
 
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
@@ -131,10 +156,20 @@ class Checkpointer:
     return newer
 
   def wait(self) -> None:
-    self.manager.wait_until_finished()
+    """Waits for the save in flight; raises WriteError if it failed."""
+    step, self._pending = self._pending, None
+    try:
+      self.manager.wait_until_finished()
+    except Exception as e:  # noqa: BLE001 - any failure to write is reported the same way
+      raise self._save_failed(step, e) from e
 
   def close(self) -> None:
-    self.manager.close()
+    """Closes the manager (after a reported failure, without raising it again)."""
+    try:
+      self.manager.close()
+    except Exception:
+      if not self._failed:
+        raise
 
 
 class _FailedReadFilter(std_logging.Filter):

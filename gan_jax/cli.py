@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from absl import flags
@@ -42,8 +43,11 @@ def check_run_flags(argv, flag_values, *, config_example: str, workdir_example: 
   """The shared preamble of the CLIs that take --config and --workdir.
 
   Refuses stray arguments and missing flags in one line, and quiets INFO logs (Orbax logs every
-  save) unless --verbosity was given.
+  save) and Orbax's own reports unless --verbosity was given: a failed save reaches the user as
+  the trainer's one line (workdir.WriteError), and a preemption stop as its one line.
   """
+  import logging as std_logging
+
   from absl import logging
 
   if len(argv) > 1:
@@ -54,6 +58,14 @@ def check_run_flags(argv, flag_values, *, config_example: str, workdir_example: 
     fail(f"--workdir is required, e.g. --workdir={workdir_example}")
   if not flag_values["verbosity"].present:
     logging.set_verbosity(logging.WARNING)
+    std_logging.getLogger("absl").addFilter(_NotFromOrbax())
+
+
+class _NotFromOrbax:
+  """A logging filter that drops the records Orbax logs (through absl)."""
+
+  def filter(self, record) -> bool:
+    return f"{os.sep}orbax{os.sep}" not in record.pathname
 
 
 def load_run_from_flags(argv, flag_values, *, min_num: int):

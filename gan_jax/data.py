@@ -248,24 +248,54 @@ def make_batch_fn(dataset: Dataset, *, batch_size: int, n_critic: int, seed: int
   return batch
 
 
+PREFETCH_THREAD = "gan_jax-prefetch"
+
+
 def prefetch(batches: Iterator, size: int = 2) -> Iterator:
-  """Runs ``batches`` (host assembly and device_put) in a background thread, ``size`` ahead."""
+  """Runs ``batches`` (host assembly and device_put) in a background thread, ``size`` ahead.
+
+  Closing the returned generator (``contextlib.closing``; the trainer does so however its loop
+  ends) stops the thread: a worker blocked on the full queue gives up within 50 ms, the source is
+  closed in the worker, the thread is joined and the batches it held are dropped.
+  """
   q: queue.Queue = queue.Queue(maxsize=size)
+  stopping = threading.Event()
   sentinel = object()
+
+  def put(item) -> bool:
+    while not stopping.is_set():
+      try:
+        q.put(item, timeout=0.05)
+        return True
+      except queue.Full:
+        continue
+    return False
 
   def worker():
     try:
       for item in batches:
-        q.put(item)
+        if not put(item):
+          return
+      put(sentinel)
     except BaseException as e:  # noqa: BLE001 - re-raised in the consumer
-      q.put(e)
-    q.put(sentinel)
+      put(e)
+    finally:
+      close = getattr(batches, "close", None)
+      if close is not None:
+        close()
 
-  threading.Thread(target=worker, daemon=True).start()
-  while True:
-    item = q.get()
-    if item is sentinel:
-      return
-    if isinstance(item, BaseException):
-      raise item
-    yield item
+  thread = threading.Thread(target=worker, name=PREFETCH_THREAD, daemon=True)
+  thread.start()
+  try:
+    while True:
+      item = q.get()
+      if item is sentinel:
+        return
+      if isinstance(item, BaseException):
+        raise item
+      yield item
+  finally:
+    stopping.set()
+    thread.join()
+    with q.mutex:
+      q.queue.clear()

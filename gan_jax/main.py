@@ -1,7 +1,10 @@
 """Trains a GAN: ``python -m gan_jax.main --config=experiments/cgan.py --workdir=runs/cgan``.
 
-Rerunning the same command resumes from the workdir's latest checkpoint. Several processes (one
-per host) form one run when --num_processes > 1 (or JAX's cluster environment says so).
+Rerunning the same command resumes from the workdir's latest checkpoint. SIGTERM or SIGINT
+stops the run after the step in flight with a checkpoint at that step (exit status 0); a second
+run on a workdir that a live run holds is refused (exit 2); a failed write stops it (exit 1).
+Several processes (one per host) form one run when --num_processes > 1 (or JAX's cluster
+environment says so).
 """
 
 from __future__ import annotations
@@ -24,13 +27,15 @@ def main(argv):
   cli.check_run_flags(argv, FLAGS, config_example="experiments/cgan.py",
                       workdir_example="runs/cgan")
   distributed.maybe_initialize()
-  from gan_jax import checkpointing, train  # after jax.distributed.initialize
+  from gan_jax import checkpointing, preemption, train, workdir  # after jax.distributed.init
 
   try:
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   except ConfigError as e:
     cli.fail(str(e))
-  except (train.NonFiniteError, checkpointing.NonFiniteStateError) as e:
+  except preemption.Preempted as e:  # a checkpoint at the stop step: exit 0, rerun resumes
+    print(e, flush=True)
+  except (train.NonFiniteError, checkpointing.NonFiniteStateError, workdir.WriteError) as e:
     cli.fail(str(e), status=1)
 
 

@@ -8,6 +8,7 @@ checkpoints), and the input pipeline assembles batches in a background thread.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -25,9 +26,11 @@ from gan_jax import (
   experiment,
   metrics,
   parallel,
+  preemption,
   sampling,
   steps,
 )
+from gan_jax import workdir as workdir_lib
 from gan_jax.errors import ConfigError
 
 METRICS_FILE = "metrics.jsonl"
@@ -83,8 +86,11 @@ class RunWriter:
   def scalars(self, step: int, values: dict, prefix: str = "") -> None:
     if not self.enabled:
       return
-    with open(os.path.join(self.workdir, METRICS_FILE), "a") as f:
-      f.write(json.dumps({"step": step, **values}) + "\n")
+    try:
+      workdir_lib.append_line(os.path.join(self.workdir, METRICS_FILE),
+                              json.dumps({"step": step, **values}))
+    except OSError as e:
+      raise workdir_lib.write_failed(step, METRICS_FILE, e) from e
     for k, v in values.items():
       if isinstance(v, int | float) and not isinstance(v, bool):
         self._tb.add_scalar(prefix + k, v, step)
@@ -93,21 +99,32 @@ class RunWriter:
     """The end-of-run summary (diagnostics and final evaluation) as workdir/summary.json."""
     if not self.enabled:
       return
-    path = os.path.join(self.workdir, SUMMARY_FILE)
-    with open(path + ".tmp", "w") as f:
-      json.dump(summary, f, indent=1)
-    os.replace(path + ".tmp", path)
+    try:
+      workdir_lib.write_atomic(os.path.join(self.workdir, SUMMARY_FILE),
+                               lambda tmp: _write_json(tmp, summary))
+    except OSError as e:
+      raise workdir_lib.write_failed(summary["final_step"], SUMMARY_FILE, e) from e
     print("summary: " + json.dumps(summary.get("diagnostics", {})), flush=True)
 
   def picture(self, step: int, picture: np.ndarray) -> None:
     if not self.enabled:
       return
-    sampling.save_png(picture, os.path.join(self.workdir, SAMPLES_DIR, f"step_{step:07d}.png"))
+    name = os.path.join(SAMPLES_DIR, f"step_{step:07d}.png")
+    try:
+      workdir_lib.write_atomic(os.path.join(self.workdir, name),
+                               lambda tmp: sampling.save_png(picture, tmp))
+    except OSError as e:
+      raise workdir_lib.write_failed(step, name, e) from e
     self._tb.add_image("samples", picture, step, dataformats="HWC")
 
   def close(self) -> None:
     if self._tb is not None:
       self._tb.close()
+
+
+def _write_json(path: str, obj) -> None:
+  with open(path, "w") as f:
+    json.dump(obj, f, indent=1)
 
 
 def sample_picture(exp, generate_fn, state, seed: int) -> tuple[np.ndarray, float]:
@@ -165,6 +182,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   par = parallel.DataParallel(config.parallel)
   exp = experiment.build(config, num_devices=par.num_devices)
   check_workdir_config(config, workdir)
+  workdir_lib.check_usable(workdir)  # a file, not writable, or held by a live run: refused
   is_chief = jax.process_index() == 0
 
   ckpt_dir = checkpointing.checkpoint_dir(workdir)
@@ -179,22 +197,25 @@ def train_and_evaluate(config, workdir: str) -> dict:
       logging.info("resuming from %s at step %d", ckpt_dir, start_step)
       print(f"resuming from step {start_step}", flush=True)
 
-  # ---- From here on the workdir is written. ----------------------------------------------
-  os.makedirs(workdir, exist_ok=True)
-  if is_chief:
-    with open(os.path.join(workdir, experiment.CONFIG_FILE + ".tmp"), "w") as f:
-      f.write(config.to_json(indent=2))
-    os.replace(os.path.join(workdir, experiment.CONFIG_FILE + ".tmp"),
-               os.path.join(workdir, experiment.CONFIG_FILE))
-  ckpt = checkpointing.Checkpointer(workdir, max_to_keep=config.train.keep_checkpoints)
-  ckpt.set_aside_steps_after(start_step)  # steps newer than the restored one are unreadable
-  writer = RunWriter(workdir, is_chief)
-  summary = _train_loop(exp, par, state, start_step, ckpt, writer)
-  writer.close()
-  return summary
+  # ---- From here on the workdir is written (by one run: the lock creates it). ------------
+  with contextlib.ExitStack() as stack:
+    stack.enter_context(workdir_lib.WorkdirLock(workdir)).acquire()
+    if is_chief:
+      with open(os.path.join(workdir, experiment.CONFIG_FILE + ".tmp"), "w") as f:
+        f.write(config.to_json(indent=2))
+      os.replace(os.path.join(workdir, experiment.CONFIG_FILE + ".tmp"),
+                 os.path.join(workdir, experiment.CONFIG_FILE))
+    ckpt = checkpointing.Checkpointer(workdir, max_to_keep=config.train.keep_checkpoints,
+                                      cleanup_tmp=True)
+    ckpt.set_aside_steps_after(start_step)  # steps newer than the restored one are unreadable
+    writer = RunWriter(workdir, is_chief)
+    stack.callback(writer.close)
+    return _train_loop(exp, par, state, start_step, ckpt, writer, stack)
 
 
-def _train_loop(exp, par, state, start_step, ckpt, writer) -> dict:
+def _train_loop(exp, par, state, start_step, ckpt, writer, stack) -> dict:
+  """The steps from ``start_step``; ``stack`` (an ExitStack) ends the input thread and the
+  signal handlers however the loop ends. Raises preemption.Preempted after a requested stop."""
   c = exp.config
   tc = c.train
   seed_key = jax.random.key(c.seed)
@@ -205,8 +226,9 @@ def _train_loop(exp, par, state, start_step, ckpt, writer) -> dict:
       with_labels=bool(exp.num_classes),
       process_index=jax.process_index(), process_count=jax.process_count(),
       random_flip=c.data.get("random_flip", False))
-  batches = data.prefetch(
-      par.put_batch(batch_fn(s)) for s in range(start_step, tc.num_steps))
+  batches = stack.enter_context(contextlib.closing(data.prefetch(
+      par.put_batch(batch_fn(s)) for s in range(start_step, tc.num_steps))))
+  stop_requests = stack.enter_context(preemption.StopRequests(ckpt.manager))
   device_state = par.put_state(state)
   history, window, last_good_ckpt = [], [], ckpt.latest_step()
   t_window, steps_in_window = time.perf_counter(), 0
@@ -224,8 +246,9 @@ def _train_loop(exp, par, state, start_step, ckpt, writer) -> dict:
     window.append(metrics)
     steps_in_window += 1
     done = step + 1
+    stop = done < tc.num_steps and stop_requests.reached(done)  # SIGTERM/SIGINT: save, stop
     due_sample = done % tc.sample_every == 0 or done == tc.num_steps
-    due_ckpt = done % tc.checkpoint_every == 0 or done == tc.num_steps
+    due_ckpt = done % tc.checkpoint_every == 0 or done == tc.num_steps or stop
     if not (done % tc.log_every == 0 or due_sample or due_ckpt):
       continue
     # ---- host sync: fetch the window's metrics, stop on non-finite values -----------------
@@ -260,6 +283,10 @@ def _train_loop(exp, par, state, start_step, ckpt, writer) -> dict:
       ckpt.save(done, canonical)
       last_good_ckpt = done
     t_window = time.perf_counter()
+    if stop:
+      ckpt.wait()
+      ckpt.close()
+      raise preemption.Preempted(done, stop_requests.received, ckpt.directory)
   ckpt.wait()
   ckpt.close()
   final_state = par.get_state(device_state) if start_step < tc.num_steps else state

@@ -173,8 +173,12 @@ class GANSteps:
           d_params, state.d_batch_stats, both_x, both_y, update_stats=True)
       real_out, fake_out = out[:local], out[local:]
       adv = obj.d_loss(real_out, fake_out, label_smoothing=c.label_smoothing)
+      # The penalties' critic starts from the power-iteration vectors u that the adversarial
+      # forward started from (state.d_batch_stats, not the d_batch_stats it returned): Flax's
+      # SpectralNorm iterates even with update_stats=False, so from the same u it computes the
+      # same σ, W/σ is the D the adversarial term sees, and u advances once per D update.
       critic = lambda x: self._discriminate(  # noqa: E731
-          d_params, d_batch_stats, x, y_real, update_stats=False)[0]
+          d_params, state.d_batch_stats, x, y_real, update_stats=False)[0]
       gp = r1 = jnp.zeros(())
       if obj.uses_gradient_penalty:
         gp = losses.gradient_penalty(critic, real_in, fake_in, alpha=alpha)

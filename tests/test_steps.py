@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 from gan_jax import experiment, parallel
 from tests.helpers import load_config
@@ -70,3 +71,92 @@ def test_shared_forward_pass_gives_g_and_the_last_d_update_the_same_fakes():
   (who_d, fakes_d), (who_g, fakes_g) = outcomes[True]
   assert (who_d, who_g) == ("d", "g") and fakes_d.shape == (16, 2)
   np.testing.assert_array_equal(fakes_d, fakes_g)
+
+
+# ---- Spectral norm: one power iteration per D update, and the penalties see the same σ -------
+
+
+def _l2_normalize(a):
+  return a * jax.lax.rsqrt(jnp.sum(a * a) + 1e-12)
+
+
+def _power_iteration(u, kernel):
+  """One step of the power iteration on W = kernel (in, out) from u (1, out): (u', σ(u'))."""
+  v = _l2_normalize(u @ kernel.T)
+  u_next = _l2_normalize(v @ kernel)
+  return u_next, (v @ kernel @ u_next.T)[0, 0]
+
+
+def _sn_players(objective: str, **step_config):
+  from gan_jax import state as state_lib
+  from gan_jax import steps as steps_lib
+  from gan_jax.models import mlp
+
+  import ml_collections
+
+  generator = mlp.MLPGenerator(out_shape=(2,), width=8, depth=1)
+  discriminator = mlp.MLPDiscriminator(width=8, depth=2, spectral_norm=True)
+  optimizers = state_lib.make_optimizers(
+      ml_collections.ConfigDict(dict(g_lr=1e-2, d_lr=1e-2, b1=0.5, b2=0.9)))
+  cfg = steps_lib.StepConfig(objective=objective, num_devices=1, z_dim=2, **step_config)
+  gan = steps_lib.GANSteps(generator=generator, discriminator=discriminator,
+                           optimizers=optimizers, cfg=cfg)
+  init = state_lib.create_state(jax.random.key(3), generator=generator,
+                                discriminator=discriminator, optimizers=optimizers, z_dim=2,
+                                example_shape=(2,))
+  return gan, init
+
+
+def _sn_layers(d_params, d_batch_stats):
+  """[(kernel, bias, u)] of the SN-MLP D's three Dense layers, input to output."""
+  return [(d_params[f"Dense_{i}"]["kernel"], d_params[f"Dense_{i}"]["bias"],
+           d_batch_stats[f"SpectralNorm_{i}"][f"Dense_{i}/kernel/u"]) for i in range(3)]
+
+
+@pytest.mark.parametrize("penalty", ["r1", "gp"])
+def test_spectral_norm_advances_once_and_the_penalty_sees_the_adversarial_sigma(penalty):
+  """One D update: each u takes exactly one power-iteration step from its stored value, and the
+  R1/GP penalty is that of W/σ with the σ of that step (the adversarial term's), computed here
+  by hand; the G update leaves u alone."""
+  from gan_jax import losses
+
+  objective, extra = ("non_saturating", dict(r1_weight=1.0)) if penalty == "r1" else (
+      "wgan_gp", {})
+  gan, s = _sn_players(objective, **extra)
+  rng = np.random.default_rng(0)
+  x_real = rng.normal(size=(16, 2)).astype(np.float32)
+  fake = rng.normal(1.0, 1.0, size=(16, 2)).astype(np.float32)
+  key = jax.random.key(11)
+  d_step = PAR.map_step(lambda st, b, k: gan.d_step(st, b, k, (b["fake"], None)),
+                        donate_state=False)
+  new, metrics = d_step(PAR.put_state(s), PAR.put_batch({"x": x_real, "fake": fake}), key)
+  new, metrics = PAR.get_state(new), PAR.fetch(metrics)
+
+  layers, sigmas = _sn_layers(s.d_params, s.d_batch_stats), []
+  for i, (kernel, _, u) in enumerate(layers):
+    u_next, sigma = _power_iteration(u, kernel)
+    sigmas.append(sigma)
+    np.testing.assert_allclose(
+        new.d_batch_stats[f"SpectralNorm_{i}"][f"Dense_{i}/kernel/u"], u_next, rtol=1e-5,
+        atol=1e-6)
+
+  def critic(x):
+    h = x
+    for i, ((kernel, bias, _), sigma) in enumerate(zip(layers, sigmas, strict=True)):
+      h = h @ (kernel / sigma) + bias
+      if i < 2:
+        h = jax.nn.leaky_relu(h, 0.2)
+    return h[:, 0]
+
+  if penalty == "r1":
+    expected = losses.r1_penalty(critic, x_real)
+  else:
+    alpha = jax.random.uniform(jax.random.split(key, 4)[1], (16,))
+    expected = losses.gradient_penalty(critic, x_real, fake, alpha=alpha)
+  assert float(metrics[penalty]) > 1e-3
+  np.testing.assert_allclose(float(metrics[penalty]), float(expected), rtol=1e-4)
+
+  after_g, _ = PAR.map_step(lambda st, _, k: gan.g_step(st, 16, k), donate_state=False)(
+      PAR.put_state(new), PAR.put_batch({"x": x_real}), key)
+  jax.tree.map(np.testing.assert_array_equal, PAR.get_state(after_g).d_batch_stats,
+               new.d_batch_stats)

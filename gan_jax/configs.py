@@ -20,6 +20,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.conditional = False  # G(z, c) and D(x, c); needs a labelled dataset.
   c.gp_weight = 10.0  # λ of the WGAN-GP gradient penalty (used by objective='wgan_gp').
   c.ema_decay = 0.999  # EMA of G's params used for samples and evaluation; 0 turns it off.
+  # Train step from which G's EMA averages (before it, the EMA copies G; BigGAN uses 1000). The
+  # decay warms up from there: min(ema_decay, (1 + t)/(10 + t)), t = step - ema_start_step.
+  c.ema_start_step = 0
   c.parallel = "pmap"  # How the per-device step is mapped over devices: 'pmap' | 'shard_map'.
 
   c.data = ml_collections.ConfigDict()
@@ -110,6 +113,10 @@ def validate(config, *, num_devices: int) -> None:
     value = _get(config, field)
     if not isinstance(value, int) or value <= 0:
       raise ConfigError(f"{field}={value!r} must be a positive integer")
+  for field in ("ema_start_step",):
+    value = _get(config, field)
+    if not isinstance(value, int) or value < 0:
+      raise ConfigError(f"{field}={value!r} must be a non-negative integer")
   for field in ("optim.g_lr", "optim.d_lr"):
     value = _get(config, field)
     if not value > 0:

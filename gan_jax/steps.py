@@ -41,6 +41,7 @@ class StepConfig:
   instance_noise_std: float = 0.0
   instance_noise_anneal_steps: int = 0
   ema_decay: float = 0.0
+  ema_start_step: int = 0
   skip_nonfinite: bool = False
   g_reuses_d_latents: bool = False
 
@@ -53,7 +54,8 @@ class StepConfig:
         label_smoothing=config.reg.label_smoothing, weight_clip=config.reg.weight_clip,
         instance_noise_std=config.reg.instance_noise_std,
         instance_noise_anneal_steps=config.reg.instance_noise_anneal_steps,
-        ema_decay=config.ema_decay, skip_nonfinite=config.train.skip_nonfinite,
+        ema_decay=config.ema_decay, ema_start_step=config.get("ema_start_step", 0),
+        skip_nonfinite=config.train.skip_nonfinite,
         g_reuses_d_latents=config.train.get("g_reuses_d_latents", False))
 
 
@@ -62,6 +64,18 @@ def instance_noise_std(step, std: float, anneal_steps: int):
   if anneal_steps <= 0:
     return jnp.asarray(std, jnp.float32)
   return std * jnp.maximum(0.0, anneal_steps - step.astype(jnp.float32)) / anneal_steps
+
+
+def ema_decay_at(step, decay: float, start_step: int = 0):
+  """The EMA decay of the G update at train step ``step`` (0-based, G updates done before it).
+
+  decay_t = min(decay, (1 + t) / (10 + t)) with t = step - start_step (TensorFlow's
+  ExponentialMovingAverage warm-up): 0.1 at the first averaged update, 0.5 at t = 8, 0.9 at
+  t = 80, and ``decay`` from t = (10·decay - 1) / (1 - decay) on (8990 for 0.999), so the
+  average soon forgets G's random initialisation. Before ``start_step`` it is 0: the EMA copies G.
+  """
+  t = jnp.asarray(step, jnp.float32) - start_step
+  return jnp.where(t < 0, 0.0, jnp.minimum(decay, (1.0 + t) / (10.0 + t)))
 
 
 def _local_slice(global_array, num_devices: int):
@@ -204,7 +218,8 @@ class GANSteps:
 
   def g_step(self, state: GANState, local_batch: int, key,
              generated=None) -> tuple[GANState, dict]:
-    """One G update: minimise g_loss(D(G(z))), then update the EMA of G's params.
+    """One G update: minimise g_loss(D(G(z))), then update the EMA of G's params,
+    ema ← d·ema + (1 - d)·θ with d = ``ema_decay_at(step, ...)``.
 
     ∇_θ g_loss = (∂x/∂θ)ᵀ ∇_x g_loss(D(x)) at x = G_θ(z): the gradient at the fakes, pulled back
     through G. ``generated``: (fakes, pullback, G's BatchNorm statistics, labels) of
@@ -228,7 +243,7 @@ class GANSteps:
     grads = lax.pmean(grads, AXIS)
     updates, g_opt_state = self.tx.g.update(grads, state.g_opt_state, state.g_params)
     g_params = optax.apply_updates(state.g_params, updates)
-    decay = c.ema_decay
+    decay = ema_decay_at(state.step, c.ema_decay, c.ema_start_step)
     ema = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, state.ema_g_params, g_params)
     # Per-example |∂ℓ_G/∂a| at the fake outputs a: σ(a) for minimax, 1 - σ(a) for NS.
     logit_grad = jax.grad(lambda a: obj.g_loss(a) * a.shape[0])(fake_out)

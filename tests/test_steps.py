@@ -88,11 +88,11 @@ def _power_iteration(u, kernel):
 
 
 def _sn_players(objective: str, **step_config):
+  import ml_collections
+
   from gan_jax import state as state_lib
   from gan_jax import steps as steps_lib
   from gan_jax.models import mlp
-
-  import ml_collections
 
   generator = mlp.MLPGenerator(out_shape=(2,), width=8, depth=1)
   discriminator = mlp.MLPDiscriminator(width=8, depth=2, spectral_norm=True)
@@ -160,3 +160,62 @@ def test_spectral_norm_advances_once_and_the_penalty_sees_the_adversarial_sigma(
       PAR.put_state(new), PAR.put_batch({"x": x_real}), key)
   jax.tree.map(np.testing.assert_array_equal, PAR.get_state(after_g).d_batch_stats,
                new.d_batch_stats)
+
+
+# ---- EMA of G: warm-up, start step, and skipped updates --------------------------------------
+
+
+def test_ema_decay_warms_up_and_starts_at_the_start_step():
+  from gan_jax import steps as steps_lib
+
+  t = np.arange(0, 20000)
+  np.testing.assert_allclose(np.asarray(steps_lib.ema_decay_at(t, 0.999)),
+                             np.minimum(0.999, (1.0 + t) / (10.0 + t)), rtol=1e-6)
+  late = np.asarray(steps_lib.ema_decay_at(t, 0.999, start_step=1000))
+  assert np.all(late[:1000] == 0.0)  # a copy of G
+  np.testing.assert_allclose(late[1000:], np.minimum(0.999, (1.0 + t[:-1000]) / (10.0 + t[:-1000])),
+                             rtol=1e-6)
+  assert float(steps_lib.ema_decay_at(8, 0.999)) == pytest.approx(0.5)
+  assert float(steps_lib.ema_decay_at(10 ** 6, 0.999)) == pytest.approx(0.999)
+
+
+def _g_updater(exp):
+  """s -> (state, metrics) after one mapped G update (compiled once per experiment)."""
+  g_step = PAR.map_step(lambda st, _, k: exp.steps.g_step(st, 16, k), donate_state=False)
+
+  def update(s):
+    new, metrics = g_step(PAR.put_state(s), PAR.put_batch({"x": np.zeros((16, 2), np.float32)}),
+                          jax.random.key(7))
+    return PAR.get_state(new), PAR.fetch(metrics)
+
+  return update
+
+
+def test_g_step_updates_the_ema_with_the_warmed_up_decay():
+  """ema' = d·ema + (1 - d)·θ' with θ' the updated G params and d the warmed-up decay: a copy of
+  G before ema_start_step, then min(decay, (1 + t)/(10 + t)) from it."""
+  config = load_config("experiments/tiny.py")
+  config.model.width = 16
+  config.ema_decay, config.ema_start_step = 0.999, 1000
+  exp = experiment.build(config, num_devices=1)
+  s0, g_update = exp.init_state(), _g_updater(exp)
+  for step, decay in ((0, 0.0), (999, 0.0), (1000, 0.1), (1008, 0.5), (30000, 0.999)):
+    s = s0.replace(step=jnp.asarray(step, jnp.int32),
+                   ema_g_params=jax.tree.map(lambda p: p + 1.0, s0.g_params))  # ema ≠ θ
+    new, _ = g_update(s)
+    expected = jax.tree.map(lambda e, p, d=decay: d * e + (1 - d) * p, s.ema_g_params,
+                            new.g_params)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
+                 new.ema_g_params, expected)
+
+
+def test_a_skipped_nonfinite_g_update_also_skips_the_ema():
+  exp = _experiment(skip_nonfinite=True)
+  s = exp.init_state()
+  s = s.replace(ema_g_params=jax.tree.map(lambda p: p + 1.0, s.g_params),
+                d_params=jax.tree.map(lambda p: jnp.full_like(p, jnp.nan), s.d_params))
+  new, metrics = _g_updater(exp)(s)
+  assert int(metrics["g_nonfinite"]) == 1 and int(new.skipped_updates) == 1
+  for before, after in ((s.g_params, new.g_params), (s.ema_g_params, new.ema_g_params),
+                        (s.g_opt_state, new.g_opt_state)):
+    jax.tree.map(np.testing.assert_array_equal, after, before)

@@ -23,6 +23,9 @@ def base_config() -> ml_collections.ConfigDict:
   # Train step from which G's EMA averages (before it, the EMA copies G; BigGAN uses 1000). The
   # decay warms up from there: min(ema_decay, (1 + t)/(10 + t)), t = step - ema_start_step.
   c.ema_start_step = 0
+  # BatchNorm statistics of the EMA generator: 'standing' (recomputed for the EMA weights when
+  # sampling) | 'ema' (EMA of G's running statistics) | 'live' (G's own; BUILD_NOTES.md).
+  c.ema_bn_stats = "standing"
   c.parallel = "pmap"  # How the per-device step is mapped over devices: 'pmap' | 'shard_map'.
 
   c.data = ml_collections.ConfigDict()
@@ -86,7 +89,7 @@ SCHEDULE_FIELDS = (
 
 def validate(config, *, num_devices: int) -> None:
   """Raises ConfigError (one line naming the field and the valid choices) for a bad config."""
-  from gan_jax import losses, models, state
+  from gan_jax import losses, models, sampling, state
   from gan_jax.models import dcgan
 
   if config.objective not in losses.NAMES:
@@ -101,6 +104,9 @@ def validate(config, *, num_devices: int) -> None:
   if config.model.get("conv_impl", "fast") not in dcgan.CONV_IMPLS:
     raise ConfigError(f"model.conv_impl={config.model.conv_impl!r} is unknown; "
                       f"valid: {', '.join(dcgan.CONV_IMPLS)}")
+  if config.ema_bn_stats not in sampling.EMA_BN_STATS:
+    raise ConfigError(f"ema_bn_stats={config.ema_bn_stats!r} is unknown; "
+                      f"valid: {', '.join(sampling.EMA_BN_STATS)}")
   if config.optim.schedule not in state.LR_SCHEDULES:
     raise ConfigError(f"optim.schedule={config.optim.schedule!r} is unknown; "
                       f"valid: {', '.join(state.LR_SCHEDULES)}")

@@ -108,8 +108,8 @@ def evaluate(exp, state, *, num: int, seed: int = 0, **kwargs) -> dict:
 
 def _generate(exp, state, num: int, seed: int) -> dict:
   z, labels = sampling.fixed_latents(seed + 1, num, exp.config.model.z_dim, exp.num_classes)
-  x = sampling.generate(sampling.make_generate_fn(exp.generator), state, z, labels,
-                        use_ema=exp.config.ema_decay > 0)
+  x = sampling.generate(sampling.make_generate_fn(exp.generator),
+                        sampling.sampling_variables(exp, state), z, labels)
   out = {"images" if exp.dataset.is_image else "samples": x}
   if labels is not None:
     out["labels"] = np.asarray(labels)

@@ -218,8 +218,8 @@ class GANSteps:
 
   def g_step(self, state: GANState, local_batch: int, key,
              generated=None) -> tuple[GANState, dict]:
-    """One G update: minimise g_loss(D(G(z))), then update the EMA of G's params,
-    ema ← d·ema + (1 - d)·θ with d = ``ema_decay_at(step, ...)``.
+    """One G update: minimise g_loss(D(G(z))), then update the EMAs of G's params and BatchNorm
+    statistics, ema ← d·ema + (1 - d)·θ with d = ``ema_decay_at(step, ...)``.
 
     ∇_θ g_loss = (∂x/∂θ)ᵀ ∇_x g_loss(D(x)) at x = G_θ(z): the gradient at the fakes, pulled back
     through G. ``generated``: (fakes, pullback, G's BatchNorm statistics, labels) of
@@ -244,7 +244,8 @@ class GANSteps:
     updates, g_opt_state = self.tx.g.update(grads, state.g_opt_state, state.g_params)
     g_params = optax.apply_updates(state.g_params, updates)
     decay = ema_decay_at(state.step, c.ema_decay, c.ema_start_step)
-    ema = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, state.ema_g_params, g_params)
+    ema = lambda avg, new: jax.tree.map(  # noqa: E731
+        lambda e, p: decay * e + (1.0 - decay) * p, avg, new)
     # Per-example |∂ℓ_G/∂a| at the fake outputs a: σ(a) for minimax, 1 - σ(a) for NS.
     logit_grad = jax.grad(lambda a: obj.g_loss(a) * a.shape[0])(fake_out)
     metrics = lax.pmean(dict(
@@ -252,8 +253,10 @@ class GANSteps:
         d_fake_g=obj.d_prob_or_score(fake_out)), AXIS)
     metrics["g_grad_norm"] = optax.tree.norm(grads)
     finite = _finite(loss, metrics["g_grad_norm"])
-    new = state.replace(g_params=g_params, g_opt_state=g_opt_state,
-                        g_batch_stats=g_batch_stats, ema_g_params=ema)
+    new = state.replace(
+        g_params=g_params, g_opt_state=g_opt_state, g_batch_stats=g_batch_stats,
+        ema_g_params=ema(state.ema_g_params, g_params),
+        ema_g_batch_stats=ema(state.ema_g_batch_stats, g_batch_stats))
     return self._finish(state, new, finite, metrics, "g")
 
   def _finish(self, old: GANState, new: GANState, finite, metrics, player: str):

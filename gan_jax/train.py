@@ -121,10 +121,10 @@ def sample_picture(exp, generate_fn, state, seed: int) -> tuple[np.ndarray, floa
     z, labels = sampling.fixed_latents(seed, num, c.model.z_dim, exp.num_classes)
     if labels is not None:  # row r holds class r
       labels = np.repeat(np.arange(exp.num_classes), num // exp.num_classes)
-    imgs = sampling.generate(generate_fn, state, z, labels, use_ema=c.ema_decay > 0)
+    imgs = sampling.generate(generate_fn, sampling.sampling_variables(exp, state), z, labels)
     return sampling.image_grid(imgs, rows), _diversity_ratio(imgs, exp.dataset.train_x)
   z, labels = sampling.fixed_latents(seed, 1000, c.model.z_dim, exp.num_classes)
-  pts = sampling.generate(generate_fn, state, z, labels, use_ema=c.ema_decay > 0)
+  pts = sampling.generate(generate_fn, sampling.sampling_variables(exp, state), z, labels)
   picture = sampling.scatter_png(pts, exp.dataset.train_x[:1000])
   return picture, _diversity_ratio(pts, exp.dataset.train_x)
 

@@ -42,11 +42,13 @@ class _DCGANGenerator(nn.Module):
   embed_dim: int = 128
   axis_name: str | None = None
   conv_impl: str = "fast"
+  bn_momentum: float = 0.9  # running = m·running + (1 - m)·batch; 0 makes them the batch's
 
   @nn.compact
   def __call__(self, z, labels=None, *, train: bool = True):
     bn = lambda: nn.BatchNorm(  # noqa: E731
-        use_running_average=not train, momentum=0.9, epsilon=1e-5, axis_name=self.axis_name)
+        use_running_average=not train, momentum=self.bn_momentum, epsilon=1e-5,
+        axis_name=self.axis_name)
     h = common.concat_label_embedding(z, labels, self.num_classes, self.embed_dim)
     # Layers followed by BatchNorm carry no bias: BN removes it, so its gradient is pure noise.
     h = nn.Dense(self.base_size * self.base_size * self.channels[0], use_bias=False)(h)

@@ -140,6 +140,11 @@ def validate(config, *, num_devices: int) -> None:
     raise ConfigError(
         f"reg.label_smoothing={config.reg.label_smoothing} is undefined for objective="
         f"{config.objective!r}; valid objectives: minimax, non_saturating, lsgan")
+  if (config.objective == "wgan" and not config.reg.weight_clip > 0
+      and not config.model.spectral_norm):
+    raise ConfigError(
+        "objective='wgan' needs a Lipschitz constraint on the critic, else it is unbounded: set "
+        "reg.weight_clip > 0 (e.g. 0.01) or model.spectral_norm=True, or use objective='wgan_gp'")
   if config.train.batch_size % num_devices:
     raise ConfigError(
         f"train.batch_size={config.train.batch_size} is not divisible by the {num_devices} "

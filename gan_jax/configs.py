@@ -57,6 +57,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.eval_num = 2000  # Samples per evaluation.
   c.train.eval_at_end = True  # Evaluate the final state (gan_jax.evaluation) when training ends.
   c.train.skip_nonfinite = False  # Skip (and count) non-finite updates instead of stopping.
+  # With skip_nonfinite: stop (one line, exit 1) once this many train steps in a row have each
+  # skipped a non-finite update.
+  c.train.max_consecutive_skips = 100
   # The G update reuses the last D update's z (as the PyTorch DCGAN loop reuses its fakes), so
   # G's forward pass is computed once per step; False draws fresh z for G.
   c.train.g_reuses_d_latents = False
@@ -84,7 +87,7 @@ def base_config() -> ml_collections.ConfigDict:
 SCHEDULE_FIELDS = (
     "train.num_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
     "train.keep_checkpoints", "train.eval_every", "train.eval_num", "train.allow_config_change",
-    "train.skip_nonfinite", "train.eval_at_end")
+    "train.skip_nonfinite", "train.max_consecutive_skips", "train.eval_at_end")
 
 
 def validate(config, *, num_devices: int) -> None:
@@ -115,7 +118,7 @@ def validate(config, *, num_devices: int) -> None:
         f"parallel={config.parallel!r} is unknown; valid: {', '.join(PARALLEL_MODES)}")
   for field in ("train.batch_size", "train.num_steps", "train.n_critic", "train.log_every",
                 "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints",
-                "model.z_dim"):
+                "train.max_consecutive_skips", "model.z_dim"):
     value = _get(config, field)
     if not isinstance(value, int) or value <= 0:
       raise ConfigError(f"{field}={value!r} must be a positive integer")

@@ -99,6 +99,32 @@ class RunWriter:
     os.replace(path + ".tmp", path)
     print("summary: " + json.dumps(summary.get("diagnostics", {})), flush=True)
 
+  def resume(self, start_step: int) -> list[dict]:
+    """Drops the records past ``start_step`` from metrics.jsonl (the steps a crashed run logged
+    after its last checkpoint, which this run trains again) and returns the kept training
+    records, the history the run carries on with. Only the chief rewrites the file."""
+    path = os.path.join(self.workdir, METRICS_FILE)
+    if not os.path.isfile(path):
+      return []
+    kept, dropped = [], 0
+    with open(path) as f:
+      for line in f:
+        try:
+          record = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by the crash
+          dropped += 1
+          continue
+        if int(record.get("step", 0)) <= start_step:
+          kept.append(record)
+        else:
+          dropped += 1
+    if dropped and self.enabled:
+      with open(path + ".tmp", "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in kept)
+      os.replace(path + ".tmp", path)
+      print(f"dropped {dropped} metrics records past step {start_step}", flush=True)
+    return [r for r in kept if not r.get("eval")]
+
   def picture(self, step: int, picture: np.ndarray) -> None:
     if not self.enabled:
       return
@@ -189,12 +215,14 @@ def train_and_evaluate(config, workdir: str) -> dict:
   ckpt = checkpointing.Checkpointer(workdir, max_to_keep=config.train.keep_checkpoints)
   ckpt.set_aside_steps_after(start_step)  # steps newer than the restored one are unreadable
   writer = RunWriter(workdir, is_chief)
-  summary = _train_loop(exp, par, state, start_step, ckpt, writer)
+  history = writer.resume(start_step)
+  summary = _train_loop(exp, par, state, start_step, ckpt, writer, history)
   writer.close()
   return summary
 
 
-def _train_loop(exp, par, state, start_step, ckpt, writer) -> dict:
+def _train_loop(exp, par, state, start_step, ckpt, writer, history: list[dict]) -> dict:
+  """Trains from ``start_step`` on; ``history``: the logged records of the steps before it."""
   c = exp.config
   tc = c.train
   seed_key = jax.random.key(c.seed)
@@ -207,7 +235,8 @@ def _train_loop(exp, par, state, start_step, ckpt, writer) -> dict:
   batches = data.prefetch(
       par.put_batch(batch_fn(s)) for s in range(start_step, tc.num_steps))
   device_state = par.put_state(state)
-  history, window, last_good_ckpt = [], [], ckpt.latest_step()
+  history, window, last_good_ckpt = list(history), [], ckpt.latest_step()
+  skipped_in_a_row = 0  # train steps in a row that skipped a non-finite update
   t_window, steps_in_window = time.perf_counter(), 0
   step = start_step
   for step in range(start_step, tc.num_steps):
@@ -239,6 +268,16 @@ def _train_loop(exp, par, state, start_step, ckpt, writer) -> dict:
           f"step {bad[0]}: {bad[1]} is not finite; stopping (last good checkpoint: "
           f"{'none' if last_good_ckpt is None else f'step {last_good_ckpt}'}); lower the "
           "learning rates or set train.skip_nonfinite=True")
+    if tc.skip_nonfinite:
+      for m in host:
+        skipped_in_a_row = skipped_in_a_row + 1 if m["d_nonfinite"] or m["g_nonfinite"] else 0
+        if skipped_in_a_row >= tc.max_consecutive_skips:
+          ckpt.wait()
+          raise NonFiniteError(
+              f"step {m['step']}: {skipped_in_a_row} train steps in a row skipped a non-finite "
+              "update; stopping (last good checkpoint: "
+              f"{'none' if last_good_ckpt is None else f'step {last_good_ckpt}'}); lower the "
+              "learning rates or raise train.max_consecutive_skips")
     record = _window_means(host)
     record["steps_per_s"] = steps_in_window / max(elapsed, 1e-9)
     record.update(_instability(history + [record], exp.steps.objective.output == "logit"))
@@ -263,7 +302,7 @@ def _train_loop(exp, par, state, start_step, ckpt, writer) -> dict:
   ckpt.close()
   final_state = par.get_state(device_state) if start_step < tc.num_steps else state
   summary = {"final_step": max(step + 1, start_step)}
-  if history:  # a resumed, already finished run has nothing new to summarise
+  if start_step < tc.num_steps:  # a resumed, already finished run has nothing new to summarise
     summary["diagnostics"] = diagnostics.summarize(
         history, d_fake_is_probability=exp.steps.objective.output == "logit",
         d_fake_key="d_fake_g")

@@ -41,7 +41,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.model.width = 0  # Hidden width of the MLP (0 = model default).
   c.model.depth = 0  # Hidden layers of the MLP (0 = model default).
   c.model.spectral_norm = False  # Spectral normalisation in every layer of D.
-  c.model.conditioning = "projection"  # D's conditioning: 'projection' | 'concat'.
+  # D's conditioning: 'projection' | 'concat' | 'ac' (AC-GAN: D classifies, weight reg.ac_weight).
+  c.model.conditioning = "projection"
   c.model.embed_dim = 128  # Size of G's label embedding.
   c.model.conv_impl = "fast"  # DCGAN convs: 'fast' (custom-gradient, fast on CPU) | 'stock'.
 
@@ -80,6 +81,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.reg.weight_clip = 0.0  # Clip D's params to ±c after each D update (original WGAN); 0 = off.
   c.reg.r1_weight = 0.0  # γ of the R1 penalty γ/2·E‖∇D(x)‖² on real data; 0 = off.
   c.reg.label_smoothing = 0.0  # One-sided label smoothing ε: real target 1-ε.
+  # AC-GAN's class cross-entropy weight (model.conditioning='ac'): D adds w·(CE on real + CE on
+  # fake labels), G adds w·CE on the labels it was asked for.
+  c.reg.ac_weight = 1.0
   return c
 
 
@@ -135,7 +139,7 @@ def validate(config, *, num_devices: int) -> None:
     if not 0.0 <= value < 1.0:
       raise ConfigError(f"{field}={value!r} must lie in [0, 1)")
   for field in ("gp_weight", "reg.instance_noise_std", "reg.instance_noise_anneal_steps",
-                "reg.weight_clip", "reg.r1_weight", "train.eval_every"):
+                "reg.weight_clip", "reg.r1_weight", "reg.ac_weight", "train.eval_every"):
     if _get(config, field) < 0:
       raise ConfigError(f"{field}={_get(config, field)!r} must be non-negative")
   if config.reg.label_smoothing and config.objective not in ("minimax", "non_saturating",

@@ -2,7 +2,8 @@
 
 Generators are called as ``G(z, labels=None, train=...)`` and return samples shaped like the
 dataset's examples; discriminators as ``D(x, labels=None, train=...)`` and return one raw output
-per example, shape (N,). ``labels`` is used only by conditional models.
+per example, shape (N,), or with ``conditioning='ac'`` the pair (that output, class logits (N, K))
+of AC-GAN's auxiliary classifier. ``labels`` is used only by conditional models.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ _REGISTRY = {
     "dcgan32": (dcgan.DCGAN32Generator, dcgan.DCGAN32Discriminator),
 }
 NAMES = tuple(_REGISTRY)
-CONDITIONINGS = ("projection", "concat")
+CONDITIONINGS = ("projection", "concat", "ac")
 # The example shape each convolutional model produces; mlp adapts to any shape.
 IMAGE_SHAPES = {"dcgan28": (28, 28), "dcgan32": (32, 32)}
 

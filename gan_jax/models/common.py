@@ -40,3 +40,10 @@ def projection_output(features, labels, logit, num_classes: int, spectral_norm: 
   else:
     e = emb(labels)
   return logit + jnp.sum(e * features, axis=-1)
+
+
+def auxiliary_classifier_output(features, logit, num_classes: int, spectral_norm: bool,
+                                train: bool):
+  """AC-GAN's D (Odena et al. 2017): (logit ψ(φ(x)), class logits Dense_K(φ(x))); x unlabelled."""
+  head = nn.Dense(num_classes, name="class_head")
+  return logit, maybe_spectral_norm(head, features, enabled=spectral_norm, train=train)

@@ -66,7 +66,7 @@ class _DCGANGenerator(nn.Module):
 
 
 class _DCGANDiscriminator(nn.Module):
-  """x -> [Conv(4x4, s2) -> LReLU 0.2]* -> Dense(1), with projection or concat conditioning."""
+  """x -> [Conv(4x4, s2) -> LReLU 0.2]* -> Dense(1), with projection, concat or AC conditioning."""
 
   channels: tuple = (64, 128)
   width: int = 0
@@ -93,6 +93,9 @@ class _DCGANDiscriminator(nn.Module):
     if self.num_classes and self.conditioning == "projection":
       logit = common.projection_output(
           h, labels, logit, self.num_classes, self.spectral_norm, train)
+    if self.num_classes and self.conditioning == "ac":
+      return common.auxiliary_classifier_output(
+          h, logit, self.num_classes, self.spectral_norm, train)
     return logit
 
 

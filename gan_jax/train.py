@@ -280,7 +280,7 @@ def _train_loop(exp, par, state, start_step, ckpt, writer, history: list[dict]) 
               "learning rates or raise train.max_consecutive_skips")
     record = _window_means(host)
     record["steps_per_s"] = steps_in_window / max(elapsed, 1e-9)
-    record.update(_instability(history + [record], exp.steps.objective.output == "logit"))
+    record.update(_instability(host, history + [record], exp.steps.objective.output == "logit"))
     window, steps_in_window = [], 0
     due_eval = bool(tc.eval_every) and done % tc.eval_every == 0 and done != tc.num_steps
     canonical = par.get_state(device_state) if (due_sample or due_ckpt or due_eval) else None
@@ -308,18 +308,19 @@ def _train_loop(exp, par, state, start_step, ckpt, writer, history: list[dict]) 
         d_fake_key="d_fake_g")
     if tc.eval_at_end:
       summary["eval"] = _evaluate(exp, final_state, summary["final_step"], writer)
+      summary["diagnostics"]["mode_collapse"] = summary["eval"].get("mode_collapse")
     writer.summary(summary)
   return {**summary, "history": history, "state": final_state}
 
 
-def _instability(history: list[dict], d_fake_is_probability: bool) -> dict:
-  """Trailing-window oscillation of the losses and the vanishing-gradient flag."""
-  window = diagnostics.DEFAULT_WINDOW
-  out = {f"{k}_window_var": diagnostics.oscillation([r[k] for r in history], window)["variance"]
-         for k in ("d_loss", "g_loss")}
+def _instability(per_step: list[dict], history: list[dict], d_fake_is_probability: bool) -> dict:
+  """The detrended variance of this logging window's per-step losses, and the trailing-window
+  vanishing-gradient flag."""
+  out = {f"{k}_window_var": diagnostics.oscillation(
+      [float(m[k]) for m in per_step], window=0)["variance"] for k in ("d_loss", "g_loss")}
   if d_fake_is_probability:
     out["vanishing_gradient"] = int(diagnostics.vanishing_gradient_flag(
-        history, window=window, d_fake_key="d_fake_g"))
+        history, window=diagnostics.DEFAULT_WINDOW, d_fake_key="d_fake_g"))
   return out
 
 

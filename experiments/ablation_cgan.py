@@ -1,5 +1,6 @@
 r"""Conditioning ablation: unconditional vs conditional GAN, and D conditioned by concatenating
-one-hot label planes to its input vs by projection (Miyato & Koyama 2018), × three seeds.
+one-hot label planes to its input, by projection (Miyato & Koyama 2018) or by an auxiliary
+classifier (AC-GAN, Odena et al. 2017; weight reg.ac_weight), × three seeds.
 
   python -m gan_jax.ablate --config=experiments/ablation_cgan.py --workdir=runs/ablation_cgan
   python -m gan_jax.ablate --config=experiments/ablation_cgan.py:digits \
@@ -31,6 +32,7 @@ def get_config(arg=None):
   c.sweep.variants.unconditional = {"conditional": False}
   c.sweep.variants.concat = {"conditional": True, "model": {"conditioning": "concat"}}
   c.sweep.variants.projection = {"conditional": True, "model": {"conditioning": "projection"}}
-  c.sweep.variant_names = ("unconditional", "concat", "projection")
+  c.sweep.variants.ac = {"conditional": True, "model": {"conditioning": "ac"}}
+  c.sweep.variant_names = ("unconditional", "concat", "projection", "ac")
   c.sweep.axes.seed = SEEDS
   return c

@@ -15,6 +15,12 @@ user CPU) on 2 heavily shared CPU cores::
     classifier.get_classifier(data.load_dataset(ml_collections.ConfigDict( \
     {'name': 'mnist', 'path': ''})))"
 
+The embedded MNIST's classifier ships with the package (``gan_jax/assets/mnist_classifier.npz``:
+float32 params, the fingerprint of the data and recipe it was trained on and its test accuracy),
+so a fresh machine trains none for it; ``get_classifier`` uses it whenever the fingerprint of the
+dataset it is asked about matches, and every other dataset trains and caches its own. It was
+written from the cache entry of the command above by ``export_shipped``.
+
 Evaluation code takes any ``feature_fn(images) -> (N, F)`` (images NHWC float32 in [-1, 1]):
 ``FeatureClassifier.features`` here, or e.g. Inception pool features on a host with the weights.
 """
@@ -29,6 +35,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+import flax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -52,6 +59,9 @@ DEFAULT_EPOCHS = 3
 MIN_TRAIN_STEPS = 500
 EVAL_BATCH_SIZE = 500
 META_FILE = "meta.json"
+SHIPPED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets",
+                       "mnist_classifier.npz")
+_META_KEY = "__meta__"
 
 
 class ClassifierCNN(nn.Module):
@@ -251,10 +261,35 @@ def _save(entry: str, params, meta: dict) -> None:
   _write_json_atomic(os.path.join(entry, META_FILE), {**meta, "params_dir": params_dir})
 
 
+def _load_shipped(fingerprint: str, target, path: str = SHIPPED) -> tuple[dict, dict] | None:
+  """(params, meta) of the shipped classifier when it was trained on data of ``fingerprint``."""
+  if not os.path.isfile(path):
+    return None
+  with np.load(path) as f:
+    meta = json.loads(str(f[_META_KEY]))
+    if meta.get("fingerprint") != fingerprint:
+      return None
+    flat = {tuple(k.split("/")): np.asarray(f[k]) for k in f.files if k != _META_KEY}
+  params = flax.traverse_util.unflatten_dict(flat)
+  if jax.tree.structure(params) != jax.tree.structure(target) or any(
+      a.shape != b.shape for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(target),
+                                         strict=True)):
+    raise ValueError(f"{path} does not hold a ClassifierCNN's parameters")
+  return params, meta
+
+
+def export_shipped(params, meta: dict, path: str = SHIPPED) -> None:
+  """Writes ``params`` and ``meta`` (fingerprint, test accuracy, ...) as the shipped npz."""
+  flat = {"/".join(k): np.asarray(v, np.float32)
+          for k, v in flax.traverse_util.flatten_dict(params).items()}
+  np.savez_compressed(path, **flat, **{_META_KEY: np.asarray(json.dumps(meta))})
+
+
 def get_classifier(dataset: Dataset, cache_dir: str | None = None, *,
                    train_steps: int | None = None,
                    log: Callable[[str], None] = print) -> FeatureClassifier:
-  """The dataset's cached classifier, trained (and cached) first if there is none.
+  """The shipped classifier when ``dataset`` is the data it was trained on, else the dataset's
+  cached classifier, trained (and cached) first if there is none.
 
   ``train_steps`` defaults to ``default_train_steps(len(train_x))``; it is part of the cache key.
   """
@@ -265,6 +300,13 @@ def get_classifier(dataset: Dataset, cache_dir: str | None = None, *,
   model = ClassifierCNN(dataset.num_classes)
   target = jax.device_get(
       model.init(jax.random.key(0), jnp.zeros((1, *dataset.example_shape)))["params"])
+  shipped = _load_shipped(fingerprint, target)
+  if shipped is not None:
+    params, meta = shipped
+    log(f"loaded the shipped {dataset.name} classifier from {SHIPPED} "
+        f"(test accuracy {meta['test_accuracy']:.4f})")
+    return FeatureClassifier(params, dataset.num_classes, dataset.example_shape,
+                             test_accuracy=meta["test_accuracy"])
   cached = _load_cached(entry, fingerprint, target, log)
   if cached is not None:
     params, meta = cached

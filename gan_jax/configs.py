@@ -20,9 +20,12 @@ def base_config() -> ml_collections.ConfigDict:
   c.conditional = False  # G(z, c) and D(x, c); needs a labelled dataset.
   c.gp_weight = 10.0  # λ of the WGAN-GP gradient penalty (used by objective='wgan_gp').
   c.ema_decay = 0.999  # EMA of G's params used for samples and evaluation; 0 turns it off.
-  # Steps before the EMA starts (BigGAN: 1000). Declared here for the recipes; the EMA start
-  # itself is implemented with the EMA fixes (another branch): until then it is not read.
+  # Train step from which G's EMA averages (before it, the EMA copies G; BigGAN uses 1000). The
+  # decay warms up from there: min(ema_decay, (1 + t)/(10 + t)), t = step - ema_start_step.
   c.ema_start_step = 0
+  # BatchNorm statistics of the EMA generator: 'standing' (recomputed for the EMA weights when
+  # sampling) | 'ema' (EMA of G's running statistics) | 'live' (G's own; BUILD_NOTES.md).
+  c.ema_bn_stats = "standing"
   c.parallel = "pmap"  # How the per-device step is mapped over devices: 'pmap' | 'shard_map'.
 
   c.data = ml_collections.ConfigDict()
@@ -45,7 +48,8 @@ def base_config() -> ml_collections.ConfigDict:
   # D's normalisation (dcgan_cifar, resnet32, biggan32): 'auto' (StudioGAN: BatchNorm unless
   # spectral_norm) | 'batch' | 'layer' (per example: for gradient penalties) | 'none'.
   c.model.d_norm = "auto"
-  # D's conditioning: 'projection' | 'concat' | 'none' (D ignores labels).
+  # D's conditioning: 'projection' | 'concat' | 'ac' (AC-GAN: D classifies, weight reg.ac_weight)
+  # | 'none' (D ignores labels).
   c.model.conditioning = "projection"
   c.model.embed_dim = 128  # Size of G's label embedding (biggan32: the shared class embedding).
   c.model.conv_impl = "fast"  # DCGAN convs: 'fast' (custom-gradient, fast on CPU) | 'stock'.
@@ -62,6 +66,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.eval_num = 2000  # Samples per evaluation.
   c.train.eval_at_end = True  # Evaluate the final state (gan_jax.evaluation) when training ends.
   c.train.skip_nonfinite = False  # Skip (and count) non-finite updates instead of stopping.
+  # With skip_nonfinite: stop (one line, exit 1) once this many train steps in a row have each
+  # skipped a non-finite update.
+  c.train.max_consecutive_skips = 100
   # The G update reuses the last D update's z (as the PyTorch DCGAN loop reuses its fakes), so
   # G's forward pass is computed once per step; False draws fresh z for G.
   c.train.g_reuses_d_latents = False
@@ -85,6 +92,9 @@ def base_config() -> ml_collections.ConfigDict:
   # DiffAugment policy applied to every image D sees (gan_jax.augment), e.g.
   # 'color,translation,cutout'; '' = off.
   c.reg.diffaug = ""
+  # AC-GAN's class cross-entropy weight (model.conditioning='ac'): D adds w·(CE on real + CE on
+  # fake labels), G adds w·CE on the labels it was asked for.
+  c.reg.ac_weight = 1.0
   return c
 
 
@@ -92,12 +102,12 @@ def base_config() -> ml_collections.ConfigDict:
 SCHEDULE_FIELDS = (
     "train.num_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
     "train.keep_checkpoints", "train.eval_every", "train.eval_num", "train.allow_config_change",
-    "train.skip_nonfinite", "train.eval_at_end")
+    "train.skip_nonfinite", "train.max_consecutive_skips", "train.eval_at_end")
 
 
 def validate(config, *, num_devices: int) -> None:
   """Raises ConfigError (one line naming the field and the valid choices) for a bad config."""
-  from gan_jax import augment, losses, models, state
+  from gan_jax import augment, losses, models, sampling, state
   from gan_jax.models import dcgan
 
   if config.objective not in losses.NAMES:
@@ -116,6 +126,9 @@ def validate(config, *, num_devices: int) -> None:
   if config.model.get("conv_impl", "fast") not in dcgan.CONV_IMPLS:
     raise ConfigError(f"model.conv_impl={config.model.conv_impl!r} is unknown; "
                       f"valid: {', '.join(dcgan.CONV_IMPLS)}")
+  if config.ema_bn_stats not in sampling.EMA_BN_STATS:
+    raise ConfigError(f"ema_bn_stats={config.ema_bn_stats!r} is unknown; "
+                      f"valid: {', '.join(sampling.EMA_BN_STATS)}")
   if config.optim.schedule not in state.LR_SCHEDULES:
     raise ConfigError(f"optim.schedule={config.optim.schedule!r} is unknown; "
                       f"valid: {', '.join(state.LR_SCHEDULES)}")
@@ -124,10 +137,14 @@ def validate(config, *, num_devices: int) -> None:
         f"parallel={config.parallel!r} is unknown; valid: {', '.join(PARALLEL_MODES)}")
   for field in ("train.batch_size", "train.num_steps", "train.n_critic", "train.log_every",
                 "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints",
-                "model.z_dim"):
+                "train.max_consecutive_skips", "model.z_dim"):
     value = _get(config, field)
     if not isinstance(value, int) or value <= 0:
       raise ConfigError(f"{field}={value!r} must be a positive integer")
+  for field in ("ema_start_step",):
+    value = _get(config, field)
+    if not isinstance(value, int) or value < 0:
+      raise ConfigError(f"{field}={value!r} must be a non-negative integer")
   for field in ("optim.g_lr", "optim.d_lr"):
     value = _get(config, field)
     if not value > 0:
@@ -137,7 +154,7 @@ def validate(config, *, num_devices: int) -> None:
     if not 0.0 <= value < 1.0:
       raise ConfigError(f"{field}={value!r} must lie in [0, 1)")
   for field in ("gp_weight", "reg.instance_noise_std", "reg.instance_noise_anneal_steps",
-                "reg.weight_clip", "reg.r1_weight", "train.eval_every"):
+                "reg.weight_clip", "reg.r1_weight", "reg.ac_weight", "train.eval_every"):
     if _get(config, field) < 0:
       raise ConfigError(f"{field}={_get(config, field)!r} must be non-negative")
   if config.reg.label_smoothing and config.objective not in ("minimax", "non_saturating",
@@ -145,6 +162,11 @@ def validate(config, *, num_devices: int) -> None:
     raise ConfigError(
         f"reg.label_smoothing={config.reg.label_smoothing} is undefined for objective="
         f"{config.objective!r}; valid objectives: minimax, non_saturating, lsgan")
+  if (config.objective == "wgan" and not config.reg.weight_clip > 0
+      and not config.model.spectral_norm):
+    raise ConfigError(
+        "objective='wgan' needs a Lipschitz constraint on the critic, else it is unbounded: set "
+        "reg.weight_clip > 0 (e.g. 0.01) or model.spectral_norm=True, or use objective='wgan_gp'")
   if config.train.batch_size % num_devices:
     raise ConfigError(
         f"train.batch_size={config.train.batch_size} is not divisible by the {num_devices} "

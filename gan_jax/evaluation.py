@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gan_jax import metrics, sampling
+from gan_jax import diagnostics, metrics, sampling
 
 
 def _real_subset(x: np.ndarray, y, num: int, seed: int):
@@ -25,6 +25,8 @@ def evaluate_images(exp, state, *, num: int, seed: int = 0, classifier=None,
                     feature_fn=None, cache_dir=None) -> dict:
   """fcd (+ floor), KID, inception-style score, precision/recall, density/coverage, diversity.
 
+  ``mode_collapse``: the KL from uniform of the classifier's class histogram of the samples
+  (labels i % K for conditional runs) above ``diagnostics.MODE_COLLAPSE_KL``.
   Conditional runs add conditional accuracy (the classifier agrees with the requested label) and
   intra-class fcd (mean over classes of the fcd between fake and real examples of that class).
   """
@@ -58,6 +60,9 @@ def evaluate_images(exp, state, *, num: int, seed: int = 0, classifier=None,
     pred = probs.argmax(-1)
     hist = metrics.class_histogram(pred, probs.shape[-1])
     out["class_histogram"] = [float(h) for h in hist]
+    collapse = diagnostics.mode_collapse(hist)
+    out["class_kl_from_uniform"], out["mode_collapse"] = (
+        collapse["kl_from_uniform"], collapse["mode_collapse"])
     out["classifier_test_accuracy"] = float(classifier.test_accuracy)
     out["fcd_floor"] = _floor(ds, classifier, num)
     if labels is not None:
@@ -85,11 +90,13 @@ def _floor(dataset, classifier, num: int) -> float:
 
 
 def evaluate_points(exp, state, *, num: int, seed: int = 0) -> dict:
-  """Modes captured, high-quality fraction and mode KL for the 2-D mixtures."""
+  """Modes captured, high-quality fraction, mode KL and the mode-collapse flag (mode KL above
+  ``diagnostics.MODE_COLLAPSE_KL``) for the 2-D mixtures."""
   ds = exp.dataset
   pts = _generate(exp, state, num, seed)["samples"]
   out = {"num": int(num)}
   out.update(metrics.mode_metrics(pts, ds.mode_centers, ds.mode_std))
+  out["mode_collapse"] = bool(out["mode_kl"] > diagnostics.MODE_COLLAPSE_KL)
   out["diversity_fake"] = metrics.mean_pairwise_distance(pts)
   out["diversity_real"] = metrics.mean_pairwise_distance(_real_subset(ds.train_x, None, num,
                                                                       seed)[0])
@@ -102,14 +109,14 @@ def evaluate(exp, state, *, num: int, seed: int = 0, **kwargs) -> dict:
     out = evaluate_images(exp, state, num=num, seed=seed, **kwargs)
   else:
     out = evaluate_points(exp, state, num=num, seed=seed)
-  return {k: (float(v) if isinstance(v, np.floating | float | int) else v)
-          for k, v in out.items()}
+  return {k: (float(v) if isinstance(v, np.floating | float | int) and not isinstance(v, bool)
+              else v) for k, v in out.items()}
 
 
 def _generate(exp, state, num: int, seed: int) -> dict:
   z, labels = sampling.fixed_latents(seed + 1, num, exp.config.model.z_dim, exp.num_classes)
-  x = sampling.generate(sampling.make_generate_fn(exp.generator), state, z, labels,
-                        use_ema=exp.config.ema_decay > 0)
+  x = sampling.generate(sampling.make_generate_fn(exp.generator),
+                        sampling.sampling_variables(exp, state), z, labels)
   out = {"images" if exp.dataset.is_image else "samples": x}
   if labels is not None:
     out["labels"] = np.asarray(labels)

@@ -26,6 +26,8 @@ class GANState:
   g_batch_stats: Any  # G's BatchNorm running statistics ({} when G has none).
   d_batch_stats: Any  # D's spectral-norm power-iteration vectors ({} when D has none).
   ema_g_params: Any  # Exponential moving average of g_params, used for sampling.
+  # The same average of g_batch_stats (G's BatchNorm statistics for ema_bn_stats='ema').
+  ema_g_batch_stats: Any
   skipped_updates: jax.Array  # Non-finite updates skipped (train.skip_nonfinite).
 
 
@@ -69,13 +71,17 @@ def create_state(key, *, generator, discriminator, optimizers: Optimizers, z_dim
       g_batch_stats=g_vars.get("batch_stats", {}),
       d_batch_stats=d_vars.get("batch_stats", {}),
       ema_g_params=jax.tree.map(jnp.copy, g_params),
+      ema_g_batch_stats=jax.tree.map(jnp.copy, g_vars.get("batch_stats", {})),
       skipped_updates=jnp.zeros((), jnp.int32))
 
 
-def generator_variables(state: GANState, *, use_ema: bool) -> dict:
-  """G's variables for inference (EMA params when asked, running BatchNorm statistics)."""
+def generator_variables(state: GANState, *, use_ema: bool, batch_stats=None) -> dict:
+  """G's variables for inference: EMA or raw params, with ``batch_stats`` when given, else the
+  BatchNorm statistics that go with them in the state (ema_g_batch_stats or g_batch_stats)."""
   params = state.ema_g_params if use_ema else state.g_params
   out = {"params": params}
   if state.g_batch_stats:
-    out["batch_stats"] = state.g_batch_stats
+    if batch_stats is None:
+      batch_stats = state.ema_g_batch_stats if use_ema else state.g_batch_stats
+    out["batch_stats"] = batch_stats
   return out

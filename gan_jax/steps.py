@@ -39,10 +39,12 @@ class StepConfig:
   gp_weight: float = 10.0
   r1_weight: float = 0.0
   label_smoothing: float = 0.0
+  ac_weight: float = 1.0
   weight_clip: float = 0.0
   instance_noise_std: float = 0.0
   instance_noise_anneal_steps: int = 0
   ema_decay: float = 0.0
+  ema_start_step: int = 0
   skip_nonfinite: bool = False
   g_reuses_d_latents: bool = False
   diffaug: str = ""
@@ -53,10 +55,12 @@ class StepConfig:
         objective=config.objective, num_devices=num_devices, z_dim=config.model.z_dim,
         num_classes=num_classes if config.conditional else 0, n_critic=config.train.n_critic,
         gp_weight=config.gp_weight, r1_weight=config.reg.r1_weight,
-        label_smoothing=config.reg.label_smoothing, weight_clip=config.reg.weight_clip,
+        label_smoothing=config.reg.label_smoothing, ac_weight=config.reg.get("ac_weight", 1.0),
+        weight_clip=config.reg.weight_clip,
         instance_noise_std=config.reg.instance_noise_std,
         instance_noise_anneal_steps=config.reg.instance_noise_anneal_steps,
-        ema_decay=config.ema_decay, skip_nonfinite=config.train.skip_nonfinite,
+        ema_decay=config.ema_decay, ema_start_step=config.get("ema_start_step", 0),
+        skip_nonfinite=config.train.skip_nonfinite,
         g_reuses_d_latents=config.train.get("g_reuses_d_latents", False),
         diffaug=config.reg.get("diffaug", ""))
 
@@ -66,6 +70,18 @@ def instance_noise_std(step, std: float, anneal_steps: int):
   if anneal_steps <= 0:
     return jnp.asarray(std, jnp.float32)
   return std * jnp.maximum(0.0, anneal_steps - step.astype(jnp.float32)) / anneal_steps
+
+
+def ema_decay_at(step, decay: float, start_step: int = 0):
+  """The EMA decay of the G update at train step ``step`` (0-based, G updates done before it).
+
+  decay_t = min(decay, (1 + t) / (10 + t)) with t = step - start_step (TensorFlow's
+  ExponentialMovingAverage warm-up): 0.1 at the first averaged update, 0.5 at t = 8, 0.9 at
+  t = 80, and ``decay`` from t = (10·decay - 1) / (1 - decay) on (8990 for 0.999), so the
+  average soon forgets G's random initialisation. Before ``start_step`` it is 0: the EMA copies G.
+  """
+  t = jnp.asarray(step, jnp.float32) - start_step
+  return jnp.where(t < 0, 0.0, jnp.minimum(decay, (1.0 + t) / (10.0 + t)))
 
 
 def _local_slice(global_array, num_devices: int):
@@ -84,6 +100,11 @@ def _finite(loss, grad_norm) -> jax.Array:
   takes ~0.5 s off the DCGAN step's compile time on XLA:CPU (BUILD_NOTES.md).
   """
   return jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+
+
+def _logits_and_classes(out):
+  """D's output as (logits (N,), class logits (N, K) or None): AC-GAN's D returns a pair."""
+  return out if isinstance(out, tuple) else (out, None)
 
 
 def _keep_if(ok, new, old):
@@ -159,7 +180,9 @@ class GANSteps:
 
   def d_step(self, state: GANState, batch: dict, key,
              generated=None) -> tuple[GANState, dict]:
-    """One D update on a real micro-batch: minimise d_loss (+ λ·GP, + γ/2·R1).
+    """One D update on a real micro-batch: minimise d_loss (+ w·AC, + λ·GP, + γ/2·R1).
+
+    AC (model.conditioning='ac'): CE(class logits, c) on the real and on the fake examples.
 
     ``generated``: (fakes, their labels) to use; G(z, c) of fresh latents when None. G runs in
     train mode (batch statistics); its running BatchNorm statistics change in the G step only.
@@ -186,17 +209,26 @@ class GANSteps:
     def loss_fn(d_params):
       out, d_batch_stats = self._discriminate(
           d_params, state.d_batch_stats, both_x, both_y, update_stats=True)
+      out, class_logits = _logits_and_classes(out)
       real_out, fake_out = out[:local], out[local:]
       adv = obj.d_loss(real_out, fake_out, label_smoothing=c.label_smoothing)
-      critic = lambda x: self._discriminate(  # noqa: E731
-          d_params, d_batch_stats, x, y_real, update_stats=False)[0]
+      ac = jnp.zeros(())
+      if class_logits is not None:  # AC-GAN: D classifies real and fake examples
+        ac = (losses.auxiliary_classifier_loss(class_logits[:local], y_real)
+              + losses.auxiliary_classifier_loss(class_logits[local:], y_fake))
+      # The penalties' critic starts from the power-iteration vectors u that the adversarial
+      # forward started from (state.d_batch_stats, not the d_batch_stats it returned): Flax's
+      # SpectralNorm iterates even with update_stats=False, so from the same u it computes the
+      # same σ, W/σ is the D the adversarial term sees, and u advances once per D update.
+      critic = lambda x: _logits_and_classes(self._discriminate(  # noqa: E731
+          d_params, state.d_batch_stats, x, y_real, update_stats=False)[0])[0]
       gp = r1 = jnp.zeros(())
       if obj.uses_gradient_penalty:
         gp = losses.gradient_penalty(critic, real_in, fake_in, alpha=alpha)
       if c.r1_weight:
         r1 = losses.r1_penalty(critic, real_in)
-      loss = adv + c.gp_weight * gp + 0.5 * c.r1_weight * r1
-      aux = dict(d_adv_loss=adv, gp=gp, r1=r1, d_real=obj.d_prob_or_score(real_out),
+      loss = adv + c.ac_weight * ac + c.gp_weight * gp + 0.5 * c.r1_weight * r1
+      aux = dict(d_adv_loss=adv, d_ac_loss=ac, gp=gp, r1=r1, d_real=obj.d_prob_or_score(real_out),
                  d_fake=obj.d_prob_or_score(fake_out))
       return loss, (aux, d_batch_stats)
 
@@ -215,7 +247,9 @@ class GANSteps:
 
   def g_step(self, state: GANState, local_batch: int, key,
              generated=None) -> tuple[GANState, dict]:
-    """One G update: minimise g_loss(D(G(z))), then update the EMA of G's params.
+    """One G update: minimise g_loss(D(G(z))) (+ w·CE of D's class logits on G(z, c) against c,
+    for AC-GAN), then update the EMAs of G's params and BatchNorm
+    statistics, ema ← d·ema + (1 - d)·θ with d = ``ema_decay_at(step, ...)``.
 
     ∇_θ g_loss = (∂x/∂θ)ᵀ ∇_x g_loss(D(x)) at x = G_θ(z): the gradient at the fakes, pulled back
     through G. ``generated``: (fakes, pullback, G's BatchNorm statistics, labels) of
@@ -230,26 +264,32 @@ class GANSteps:
 
     def loss_fn(x):
       (fake_in,) = self._diff_augment(key, self._instance_noise(k_noise, x, state.step))
-      fake_out, _ = self._discriminate(
-          state.d_params, state.d_batch_stats, fake_in, y_fake, update_stats=False)
-      return obj.g_loss(fake_out), fake_out
+      fake_out, class_logits = _logits_and_classes(self._discriminate(
+          state.d_params, state.d_batch_stats, fake_in, y_fake, update_stats=False)[0])
+      ac = jnp.zeros(())
+      if class_logits is not None:  # AC-GAN: G wants its fakes classified as asked
+        ac = losses.auxiliary_classifier_loss(class_logits, y_fake)
+      return obj.g_loss(fake_out) + c.ac_weight * ac, (fake_out, ac)
 
-    (loss, fake_out), fake_grads = jax.value_and_grad(loss_fn, has_aux=True)(fake)
+    (loss, (fake_out, g_ac)), fake_grads = jax.value_and_grad(loss_fn, has_aux=True)(fake)
     (grads,) = pullback(fake_grads)
     grads = lax.pmean(grads, AXIS)
     updates, g_opt_state = self.tx.g.update(grads, state.g_opt_state, state.g_params)
     g_params = optax.apply_updates(state.g_params, updates)
-    decay = c.ema_decay
-    ema = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, state.ema_g_params, g_params)
+    decay = ema_decay_at(state.step, c.ema_decay, c.ema_start_step)
+    ema = lambda avg, new: jax.tree.map(  # noqa: E731
+        lambda e, p: decay * e + (1.0 - decay) * p, avg, new)
     # Per-example |∂ℓ_G/∂a| at the fake outputs a: σ(a) for minimax, 1 - σ(a) for NS.
     logit_grad = jax.grad(lambda a: obj.g_loss(a) * a.shape[0])(fake_out)
     metrics = lax.pmean(dict(
-        g_loss=loss, g_logit_grad=jnp.mean(jnp.abs(logit_grad)),
+        g_loss=loss, g_ac_loss=g_ac, g_logit_grad=jnp.mean(jnp.abs(logit_grad)),
         d_fake_g=obj.d_prob_or_score(fake_out)), AXIS)
     metrics["g_grad_norm"] = optax.tree.norm(grads)
     finite = _finite(loss, metrics["g_grad_norm"])
-    new = state.replace(g_params=g_params, g_opt_state=g_opt_state,
-                        g_batch_stats=g_batch_stats, ema_g_params=ema)
+    new = state.replace(
+        g_params=g_params, g_opt_state=g_opt_state, g_batch_stats=g_batch_stats,
+        ema_g_params=ema(state.ema_g_params, g_params),
+        ema_g_batch_stats=ema(state.ema_g_batch_stats, g_batch_stats))
     return self._finish(state, new, finite, metrics, "g")
 
   def _finish(self, old: GANState, new: GANState, finite, metrics, player: str):

@@ -106,6 +106,31 @@ class RunWriter:
       raise workdir_lib.write_failed(summary["final_step"], SUMMARY_FILE, e) from e
     print("summary: " + json.dumps(summary.get("diagnostics", {})), flush=True)
 
+  def resume(self, start_step: int) -> list[dict]:
+    """Drops the records past ``start_step`` from metrics.jsonl (the steps a crashed run logged
+    after its last checkpoint, which this run trains again) and returns the kept training
+    records, the history the run carries on with. Only the chief rewrites the file."""
+    path = os.path.join(self.workdir, METRICS_FILE)
+    if not os.path.isfile(path):
+      return []
+    kept, dropped = [], 0
+    with open(path) as f:
+      for line in f:
+        try:
+          record = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by the crash
+          dropped += 1
+          continue
+        if int(record.get("step", 0)) <= start_step:
+          kept.append(record)
+        else:
+          dropped += 1
+    if dropped and self.enabled:
+      workdir_lib.write_atomic(path, lambda tmp: _write_text(
+          tmp, "".join(json.dumps(r) + "\n" for r in kept)))
+      print(f"dropped {dropped} metrics records past step {start_step}", flush=True)
+    return [r for r in kept if not r.get("eval")]
+
   def picture(self, step: int, picture: np.ndarray) -> None:
     if not self.enabled:
       return
@@ -123,8 +148,12 @@ class RunWriter:
 
 
 def _write_json(path: str, obj) -> None:
+  _write_text(path, json.dumps(obj, indent=1))
+
+
+def _write_text(path: str, text: str) -> None:
   with open(path, "w") as f:
-    json.dump(obj, f, indent=1)
+    f.write(text)
 
 
 def sample_picture(exp, generate_fn, state, seed: int) -> tuple[np.ndarray, float]:
@@ -138,10 +167,10 @@ def sample_picture(exp, generate_fn, state, seed: int) -> tuple[np.ndarray, floa
     z, labels = sampling.fixed_latents(seed, num, c.model.z_dim, exp.num_classes)
     if labels is not None:  # row r holds class r
       labels = np.repeat(np.arange(exp.num_classes), num // exp.num_classes)
-    imgs = sampling.generate(generate_fn, state, z, labels, use_ema=c.ema_decay > 0)
+    imgs = sampling.generate(generate_fn, sampling.sampling_variables(exp, state), z, labels)
     return sampling.image_grid(imgs, rows), _diversity_ratio(imgs, exp.dataset.train_x)
   z, labels = sampling.fixed_latents(seed, 1000, c.model.z_dim, exp.num_classes)
-  pts = sampling.generate(generate_fn, state, z, labels, use_ema=c.ema_decay > 0)
+  pts = sampling.generate(generate_fn, sampling.sampling_variables(exp, state), z, labels)
   picture = sampling.scatter_png(pts, exp.dataset.train_x[:1000])
   return picture, _diversity_ratio(pts, exp.dataset.train_x)
 
@@ -201,21 +230,21 @@ def train_and_evaluate(config, workdir: str) -> dict:
   with contextlib.ExitStack() as stack:
     stack.enter_context(workdir_lib.WorkdirLock(workdir)).acquire()
     if is_chief:
-      with open(os.path.join(workdir, experiment.CONFIG_FILE + ".tmp"), "w") as f:
-        f.write(config.to_json(indent=2))
-      os.replace(os.path.join(workdir, experiment.CONFIG_FILE + ".tmp"),
-                 os.path.join(workdir, experiment.CONFIG_FILE))
+      workdir_lib.write_atomic(os.path.join(workdir, experiment.CONFIG_FILE),
+                               lambda tmp: _write_text(tmp, config.to_json(indent=2)))
     ckpt = checkpointing.Checkpointer(workdir, max_to_keep=config.train.keep_checkpoints,
                                       cleanup_tmp=True)
     ckpt.set_aside_steps_after(start_step)  # steps newer than the restored one are unreadable
     writer = RunWriter(workdir, is_chief)
     stack.callback(writer.close)
-    return _train_loop(exp, par, state, start_step, ckpt, writer, stack)
+    history = writer.resume(start_step)
+    return _train_loop(exp, par, state, start_step, ckpt, writer, history, stack)
 
 
-def _train_loop(exp, par, state, start_step, ckpt, writer, stack) -> dict:
-  """The steps from ``start_step``; ``stack`` (an ExitStack) ends the input thread and the
-  signal handlers however the loop ends. Raises preemption.Preempted after a requested stop."""
+def _train_loop(exp, par, state, start_step, ckpt, writer, history: list[dict], stack) -> dict:
+  """Trains from ``start_step`` on; ``history``: the logged records of the steps before it;
+  ``stack`` (an ExitStack) ends the input thread and the signal handlers however the loop ends.
+  Raises preemption.Preempted after a requested stop."""
   c = exp.config
   tc = c.train
   seed_key = jax.random.key(c.seed)
@@ -230,7 +259,8 @@ def _train_loop(exp, par, state, start_step, ckpt, writer, stack) -> dict:
       par.put_batch(batch_fn(s)) for s in range(start_step, tc.num_steps))))
   stop_requests = stack.enter_context(preemption.StopRequests(ckpt.manager))
   device_state = par.put_state(state)
-  history, window, last_good_ckpt = [], [], ckpt.latest_step()
+  history, window, last_good_ckpt = list(history), [], ckpt.latest_step()
+  skipped_in_a_row = 0  # train steps in a row that skipped a non-finite update
   t_window, steps_in_window = time.perf_counter(), 0
   step = start_step
   for step in range(start_step, tc.num_steps):
@@ -263,9 +293,19 @@ def _train_loop(exp, par, state, start_step, ckpt, writer, stack) -> dict:
           f"step {bad[0]}: {bad[1]} is not finite; stopping (last good checkpoint: "
           f"{'none' if last_good_ckpt is None else f'step {last_good_ckpt}'}); lower the "
           "learning rates or set train.skip_nonfinite=True")
+    if tc.skip_nonfinite:
+      for m in host:
+        skipped_in_a_row = skipped_in_a_row + 1 if m["d_nonfinite"] or m["g_nonfinite"] else 0
+        if skipped_in_a_row >= tc.max_consecutive_skips:
+          ckpt.wait()
+          raise NonFiniteError(
+              f"step {m['step']}: {skipped_in_a_row} train steps in a row skipped a non-finite "
+              "update; stopping (last good checkpoint: "
+              f"{'none' if last_good_ckpt is None else f'step {last_good_ckpt}'}); lower the "
+              "learning rates or raise train.max_consecutive_skips")
     record = _window_means(host)
     record["steps_per_s"] = steps_in_window / max(elapsed, 1e-9)
-    record.update(_instability(history + [record], exp.steps.objective.output == "logit"))
+    record.update(_instability(host, history + [record], exp.steps.objective.output == "logit"))
     window, steps_in_window = [], 0
     due_eval = bool(tc.eval_every) and done % tc.eval_every == 0 and done != tc.num_steps
     canonical = par.get_state(device_state) if (due_sample or due_ckpt or due_eval) else None
@@ -291,24 +331,25 @@ def _train_loop(exp, par, state, start_step, ckpt, writer, stack) -> dict:
   ckpt.close()
   final_state = par.get_state(device_state) if start_step < tc.num_steps else state
   summary = {"final_step": max(step + 1, start_step)}
-  if history:  # a resumed, already finished run has nothing new to summarise
+  if start_step < tc.num_steps:  # a resumed, already finished run has nothing new to summarise
     summary["diagnostics"] = diagnostics.summarize(
         history, d_fake_is_probability=exp.steps.objective.output == "logit",
         d_fake_key="d_fake_g")
     if tc.eval_at_end:
       summary["eval"] = _evaluate(exp, final_state, summary["final_step"], writer)
+      summary["diagnostics"]["mode_collapse"] = summary["eval"].get("mode_collapse")
     writer.summary(summary)
   return {**summary, "history": history, "state": final_state}
 
 
-def _instability(history: list[dict], d_fake_is_probability: bool) -> dict:
-  """Trailing-window oscillation of the losses and the vanishing-gradient flag."""
-  window = diagnostics.DEFAULT_WINDOW
-  out = {f"{k}_window_var": diagnostics.oscillation([r[k] for r in history], window)["variance"]
-         for k in ("d_loss", "g_loss")}
+def _instability(per_step: list[dict], history: list[dict], d_fake_is_probability: bool) -> dict:
+  """The detrended variance of this logging window's per-step losses, and the trailing-window
+  vanishing-gradient flag."""
+  out = {f"{k}_window_var": diagnostics.oscillation(
+      [float(m[k]) for m in per_step], window=0)["variance"] for k in ("d_loss", "g_loss")}
   if d_fake_is_probability:
     out["vanishing_gradient"] = int(diagnostics.vanishing_gradient_flag(
-        history, window=window, d_fake_key="d_fake_g"))
+        history, window=diagnostics.DEFAULT_WINDOW, d_fake_key="d_fake_g"))
   return out
 
 

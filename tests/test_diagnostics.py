@@ -1,9 +1,17 @@
-"""Tests of the instability diagnostics on synthetic histories."""
+"""Tests of the instability diagnostics: on synthetic histories, on constructed generators and
+as the trainer logs them."""
 
+import dataclasses
+import json
+import os
+
+import flax.linen as nn
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax import diagnostics
+from gan_jax import diagnostics, evaluation, experiment, train
+from tests.helpers import load_config
 
 
 def _history(d_fake, g_logit_grad, n=30, seed=0):
@@ -48,7 +56,7 @@ def test_oscillation_constant_and_alternating():
   assert diagnostics.oscillation(np.full(50, 3.0), 10) == {"variance": 0.0, "mean_abs_change": 0.0}
   # Alternating a, b: variance ((a - b)/2)², mean |step| = |a - b|.
   alternating = np.tile([1.0, 4.0], 25)
-  osc = diagnostics.oscillation(alternating, 10)
+  osc = diagnostics.oscillation(alternating, 10, detrend=False)
   assert osc["variance"] == pytest.approx(2.25)
   assert osc["mean_abs_change"] == pytest.approx(3.0)
   # Only the trailing window counts.
@@ -61,6 +69,103 @@ def test_summarize_accepts_dict_of_series():
              "d_fake": [0.5] * 4, "g_logit_grad": [0.5] * 4, "g_grad_norm": [1.0] * 4}
   s = diagnostics.summarize(history, window=4)
   assert s["vanishing_gradient"] is False
-  assert s["d_loss_variance"] == pytest.approx(0.25) and s["g_loss_variance"] == 0.0
+  # Detrended: [1, 2, 1, 2] less its least-squares line (slope 0.2) has variance
+  # 0.25 - 0.2² · var(0, 1, 2, 3) = 0.25 - 0.04 · 1.25 = 0.2.
+  assert s["d_loss_variance"] == pytest.approx(0.2) and s["g_loss_variance"] == 0.0
   assert s["last_step"] == 4.0 and s["last_d_loss"] == 2.0
   assert diagnostics.summarize(history, d_fake_is_probability=False)["vanishing_gradient"] is None
+
+
+def test_oscillation_is_detrended():
+  t = np.arange(100.0)
+  assert diagnostics.oscillation(3.0 * t, 100, detrend=False)["variance"] > 1e3
+  assert diagnostics.oscillation(3.0 * t, 100)["variance"] == pytest.approx(0.0, abs=1e-18)
+  # An alternation ±1.5 riding on a ramp keeps (almost) its variance 2.25 once detrended.
+  wave = np.tile([-1.5, 1.5], 50)
+  assert diagnostics.oscillation(wave + 0.5 * t, 100)["variance"] == pytest.approx(2.25, rel=0.01)
+  assert diagnostics.oscillation(wave + 0.5 * t, 100, detrend=False)["variance"] > 200
+
+
+def test_vanishing_gradient_flag_needs_g_parameter_gradient_to_vanish():
+  """Saturated D(G(z)) and logit gradient, but G's parameters still get a healthy gradient
+  (‖∇‖/‖θ‖ = 0.05, as a healthy cgan run logs): no flag. With ‖∇‖/‖θ‖ = 1e-5: flag."""
+  history = _history(d_fake=0.001, g_logit_grad=0.001)
+  healthy = [{**r, "g_grad_norm": 5.0, "g_param_norm": 100.0} for r in history]
+  vanished = [{**r, "g_grad_norm": 1e-3, "g_param_norm": 100.0} for r in history]
+  assert not diagnostics.vanishing_gradient_flag(healthy)
+  assert diagnostics.summarize(healthy)["g_grad_ratio"] == pytest.approx(0.05)
+  assert diagnostics.vanishing_gradient_flag(vanished)
+  assert diagnostics.summarize(vanished)["vanishing_gradient"] is True
+
+
+def test_mode_collapse_threshold():
+  assert not diagnostics.mode_collapse(np.full(10, 100))["mode_collapse"]
+  assert diagnostics.mode_collapse(np.eye(10)[3])["kl_from_uniform"] == pytest.approx(np.log(10))
+  assert diagnostics.mode_collapse(np.eye(10)[3])["mode_collapse"]
+  # Uniform over m of the 10 classes: KL = log(10/m); 6 classes (0.51) collapse, 7 (0.36) not.
+  assert diagnostics.mode_collapse([1] * 6 + [0] * 4)["mode_collapse"]
+  assert not diagnostics.mode_collapse([1] * 7 + [0] * 3)["mode_collapse"]
+
+
+class _RingOracle(nn.Module):
+  """A parameter-free G for the ring: the mode argmax(z[:8]) (or mode 0 when collapsed), plus
+  the ring's std times z[8:10]."""
+
+  centers: tuple
+  std: float
+  collapsed: bool = False
+
+  @nn.compact
+  def __call__(self, z, labels=None, *, train: bool = True):
+    centers = jnp.asarray(self.centers)
+    mode = jnp.zeros(z.shape[0], jnp.int32) if self.collapsed else jnp.argmax(z[:, :8], -1)
+    return centers[mode] + self.std * z[:, 8:10]
+
+
+@pytest.mark.parametrize("collapsed", [False, True])
+def test_mode_collapse_flag_of_constructed_ring_generators(collapsed):
+  config = load_config("experiments/tiny.py")
+  config.model.z_dim = 16
+  exp = experiment.build(config, num_devices=1)
+  ds = exp.dataset
+  oracle = _RingOracle(tuple(map(tuple, ds.mode_centers.tolist())), ds.mode_std, collapsed)
+  s = exp.init_state().replace(g_params={}, ema_g_params={})
+  exp = dataclasses.replace(exp, generator=oracle)
+  result = evaluation.evaluate(exp, s, num=2000)
+  assert result["high_quality_fraction"] > 0.95
+  assert result["mode_collapse"] is collapsed
+  expected_kl = np.log(8) if collapsed else 0.0
+  assert result["mode_kl"] == pytest.approx(expected_kl, abs=0.02)
+
+
+def test_trainer_logs_per_step_oscillation_and_the_flags(tmp_path):
+  """A record's {d,g}_loss_window_var is the detrended variance of its window's per-step losses
+  (read from a run of the same steps that logs every step); the summary and the final eval
+  record carry the flags."""
+  def run(name, log_every):
+    c = load_config("experiments/tiny.py")
+    c.train.num_steps, c.train.log_every = 8, log_every
+    c.train.sample_every = c.train.checkpoint_every = 8
+    c.train.eval_num = 500
+    workdir = str(tmp_path / name)
+    out = train.train_and_evaluate(c, workdir)
+    with open(os.path.join(workdir, train.METRICS_FILE)) as f:
+      return out, [json.loads(line) for line in f]
+
+  _, per_step = run("every_step", 1)
+  out, records = run("every_4", 4)
+  training = [r for r in records if not r.get("eval")]
+  assert [r["step"] for r in training] == [4, 8]
+  for r in training:
+    window = [p for p in per_step if not p.get("eval") and r["step"] - 4 < p["step"] <= r["step"]]
+    for k in ("d_loss", "g_loss"):
+      expected = diagnostics.oscillation([p[k] for p in window], 0)["variance"]
+      assert r[f"{k}_window_var"] == pytest.approx(expected, rel=1e-6, abs=1e-12)
+    assert r["vanishing_gradient"] in (0, 1)
+  assert out["diagnostics"]["d_loss_variance"] == pytest.approx(
+      np.mean([r["d_loss_window_var"] for r in training]))
+  with open(os.path.join(tmp_path / "every_4", train.SUMMARY_FILE)) as f:
+    summary = json.load(f)
+  assert summary["diagnostics"]["mode_collapse"] is records[-1]["mode_collapse"]
+  assert summary["diagnostics"]["vanishing_gradient"] in (True, False)
+  assert records[-1]["eval"] and isinstance(records[-1]["mode_collapse"], bool)

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 from gan_jax import experiment, parallel
 from tests.helpers import load_config
@@ -70,3 +71,151 @@ def test_shared_forward_pass_gives_g_and_the_last_d_update_the_same_fakes():
   (who_d, fakes_d), (who_g, fakes_g) = outcomes[True]
   assert (who_d, who_g) == ("d", "g") and fakes_d.shape == (16, 2)
   np.testing.assert_array_equal(fakes_d, fakes_g)
+
+
+# ---- Spectral norm: one power iteration per D update, and the penalties see the same σ -------
+
+
+def _l2_normalize(a):
+  return a * jax.lax.rsqrt(jnp.sum(a * a) + 1e-12)
+
+
+def _power_iteration(u, kernel):
+  """One step of the power iteration on W = kernel (in, out) from u (1, out): (u', σ(u'))."""
+  v = _l2_normalize(u @ kernel.T)
+  u_next = _l2_normalize(v @ kernel)
+  return u_next, (v @ kernel @ u_next.T)[0, 0]
+
+
+def _sn_players(objective: str, **step_config):
+  import ml_collections
+
+  from gan_jax import state as state_lib
+  from gan_jax import steps as steps_lib
+  from gan_jax.models import mlp
+
+  generator = mlp.MLPGenerator(out_shape=(2,), width=8, depth=1)
+  discriminator = mlp.MLPDiscriminator(width=8, depth=2, spectral_norm=True)
+  optimizers = state_lib.make_optimizers(
+      ml_collections.ConfigDict(dict(g_lr=1e-2, d_lr=1e-2, b1=0.5, b2=0.9)))
+  cfg = steps_lib.StepConfig(objective=objective, num_devices=1, z_dim=2, **step_config)
+  gan = steps_lib.GANSteps(generator=generator, discriminator=discriminator,
+                           optimizers=optimizers, cfg=cfg)
+  init = state_lib.create_state(jax.random.key(3), generator=generator,
+                                discriminator=discriminator, optimizers=optimizers, z_dim=2,
+                                example_shape=(2,))
+  return gan, init
+
+
+def _sn_layers(d_params, d_batch_stats):
+  """[(kernel, bias, u)] of the SN-MLP D's three Dense layers, input to output."""
+  return [(d_params[f"Dense_{i}"]["kernel"], d_params[f"Dense_{i}"]["bias"],
+           d_batch_stats[f"SpectralNorm_{i}"][f"Dense_{i}/kernel/u"]) for i in range(3)]
+
+
+@pytest.mark.parametrize("penalty", ["r1", "gp"])
+def test_spectral_norm_advances_once_and_the_penalty_sees_the_adversarial_sigma(penalty):
+  """One D update: each u takes exactly one power-iteration step from its stored value, and the
+  R1/GP penalty is that of W/σ with the σ of that step (the adversarial term's), computed here
+  by hand; the G update leaves u alone."""
+  from gan_jax import losses
+
+  objective, extra = ("non_saturating", dict(r1_weight=1.0)) if penalty == "r1" else (
+      "wgan_gp", {})
+  gan, s = _sn_players(objective, **extra)
+  rng = np.random.default_rng(0)
+  x_real = rng.normal(size=(16, 2)).astype(np.float32)
+  fake = rng.normal(1.0, 1.0, size=(16, 2)).astype(np.float32)
+  key = jax.random.key(11)
+  d_step = PAR.map_step(lambda st, b, k: gan.d_step(st, b, k, (b["fake"], None)),
+                        donate_state=False)
+  new, metrics = d_step(PAR.put_state(s), PAR.put_batch({"x": x_real, "fake": fake}), key)
+  new, metrics = PAR.get_state(new), PAR.fetch(metrics)
+
+  layers, sigmas = _sn_layers(s.d_params, s.d_batch_stats), []
+  for i, (kernel, _, u) in enumerate(layers):
+    u_next, sigma = _power_iteration(u, kernel)
+    sigmas.append(sigma)
+    np.testing.assert_allclose(
+        new.d_batch_stats[f"SpectralNorm_{i}"][f"Dense_{i}/kernel/u"], u_next, rtol=1e-5,
+        atol=1e-6)
+
+  def critic(x):
+    h = x
+    for i, ((kernel, bias, _), sigma) in enumerate(zip(layers, sigmas, strict=True)):
+      h = h @ (kernel / sigma) + bias
+      if i < 2:
+        h = jax.nn.leaky_relu(h, 0.2)
+    return h[:, 0]
+
+  if penalty == "r1":
+    expected = losses.r1_penalty(critic, x_real)
+  else:
+    alpha = jax.random.uniform(jax.random.split(key, 4)[1], (16,))
+    expected = losses.gradient_penalty(critic, x_real, fake, alpha=alpha)
+  assert float(metrics[penalty]) > 1e-3
+  np.testing.assert_allclose(float(metrics[penalty]), float(expected), rtol=1e-4)
+
+  after_g, _ = PAR.map_step(lambda st, _, k: gan.g_step(st, 16, k), donate_state=False)(
+      PAR.put_state(new), PAR.put_batch({"x": x_real}), key)
+  jax.tree.map(np.testing.assert_array_equal, PAR.get_state(after_g).d_batch_stats,
+               new.d_batch_stats)
+
+
+# ---- EMA of G: warm-up, start step, and skipped updates --------------------------------------
+
+
+def test_ema_decay_warms_up_and_starts_at_the_start_step():
+  from gan_jax import steps as steps_lib
+
+  t = np.arange(0, 20000)
+  np.testing.assert_allclose(np.asarray(steps_lib.ema_decay_at(t, 0.999)),
+                             np.minimum(0.999, (1.0 + t) / (10.0 + t)), rtol=1e-6)
+  late = np.asarray(steps_lib.ema_decay_at(t, 0.999, start_step=1000))
+  assert np.all(late[:1000] == 0.0)  # a copy of G
+  np.testing.assert_allclose(late[1000:], np.minimum(0.999, (1.0 + t[:-1000]) / (10.0 + t[:-1000])),
+                             rtol=1e-6)
+  assert float(steps_lib.ema_decay_at(8, 0.999)) == pytest.approx(0.5)
+  assert float(steps_lib.ema_decay_at(10 ** 6, 0.999)) == pytest.approx(0.999)
+
+
+def _g_updater(exp):
+  """s -> (state, metrics) after one mapped G update (compiled once per experiment)."""
+  g_step = PAR.map_step(lambda st, _, k: exp.steps.g_step(st, 16, k), donate_state=False)
+
+  def update(s):
+    new, metrics = g_step(PAR.put_state(s), PAR.put_batch({"x": np.zeros((16, 2), np.float32)}),
+                          jax.random.key(7))
+    return PAR.get_state(new), PAR.fetch(metrics)
+
+  return update
+
+
+def test_g_step_updates_the_ema_with_the_warmed_up_decay():
+  """ema' = d·ema + (1 - d)·θ' with θ' the updated G params and d the warmed-up decay: a copy of
+  G before ema_start_step, then min(decay, (1 + t)/(10 + t)) from it."""
+  config = load_config("experiments/tiny.py")
+  config.model.width = 16
+  config.ema_decay, config.ema_start_step = 0.999, 1000
+  exp = experiment.build(config, num_devices=1)
+  s0, g_update = exp.init_state(), _g_updater(exp)
+  for step, decay in ((0, 0.0), (999, 0.0), (1000, 0.1), (1008, 0.5), (30000, 0.999)):
+    s = s0.replace(step=jnp.asarray(step, jnp.int32),
+                   ema_g_params=jax.tree.map(lambda p: p + 1.0, s0.g_params))  # ema ≠ θ
+    new, _ = g_update(s)
+    expected = jax.tree.map(lambda e, p, d=decay: d * e + (1 - d) * p, s.ema_g_params,
+                            new.g_params)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
+                 new.ema_g_params, expected)
+
+
+def test_a_skipped_nonfinite_g_update_also_skips_the_ema():
+  exp = _experiment(skip_nonfinite=True)
+  s = exp.init_state()
+  s = s.replace(ema_g_params=jax.tree.map(lambda p: p + 1.0, s.g_params),
+                d_params=jax.tree.map(lambda p: jnp.full_like(p, jnp.nan), s.d_params))
+  new, metrics = _g_updater(exp)(s)
+  assert int(metrics["g_nonfinite"]) == 1 and int(new.skipped_updates) == 1
+  for before, after in ((s.g_params, new.g_params), (s.ema_g_params, new.ema_g_params),
+                        (s.g_opt_state, new.g_opt_state)):
+    jax.tree.map(np.testing.assert_array_equal, after, before)

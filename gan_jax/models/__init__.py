@@ -2,7 +2,8 @@
 
 Generators are called as ``G(z, labels=None, train=...)`` and return samples shaped like the
 dataset's examples; discriminators as ``D(x, labels=None, train=...)`` and return one raw output
-per example, shape (N,). ``labels`` is used only by conditional models.
+per example, shape (N,), or with ``conditioning='ac'`` the pair (that output, class logits (N, K))
+of AC-GAN's auxiliary classifier. ``labels`` is used only by conditional models.
 
 ``dcgan_cifar``, ``resnet32`` and ``biggan32`` are PyTorch-StudioGAN's CIFAR-10 architectures
 (same layers, biases and parameter counts); they also honour ``model.g_spectral_norm`` and
@@ -27,8 +28,9 @@ _REGISTRY = {
     "biggan32": (biggan32.BigGAN32Generator, biggan32.BigGAN32Discriminator),
 }
 NAMES = tuple(_REGISTRY)
-# D's conditioning ('none': D ignores the labels while a conditional G still uses them).
-CONDITIONINGS = ("projection", "concat", "none")
+# D's conditioning ('none': D ignores the labels while a conditional G still uses them; 'ac':
+# AC-GAN's auxiliary class head).
+CONDITIONINGS = ("projection", "concat", "ac", "none")
 # The StudioGAN families: G spectral norm and D normalisation are options.
 STUDIOGAN_MODELS = ("dcgan_cifar", "resnet32", "biggan32")
 # 'auto' is StudioGAN's rule: BatchNorm in D unless D is spectrally normalised.

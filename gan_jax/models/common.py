@@ -87,3 +87,10 @@ class ConditionalBatchNorm(nn.Module):
         nn.Dense(features, use_bias=False, kernel_init=ORTHOGONAL, name=name), cond,
         enabled=self.spectral_norm, train=train) for name in ("gain", "bias"))
     return h * (1.0 + gain[:, None, None, :]) + bias[:, None, None, :]
+
+
+def auxiliary_classifier_output(features, logit, num_classes: int, spectral_norm: bool,
+                                train: bool):
+  """AC-GAN's D (Odena et al. 2017): (logit ψ(φ(x)), class logits Dense_K(φ(x))); x unlabelled."""
+  head = nn.Dense(num_classes, name="class_head")
+  return logit, maybe_spectral_norm(head, features, enabled=spectral_norm, train=train)

@@ -42,11 +42,13 @@ class _DCGANGenerator(nn.Module):
   embed_dim: int = 128
   axis_name: str | None = None
   conv_impl: str = "fast"
+  bn_momentum: float = 0.9  # running = m·running + (1 - m)·batch; 0 makes them the batch's
 
   @nn.compact
   def __call__(self, z, labels=None, *, train: bool = True):
     bn = lambda: nn.BatchNorm(  # noqa: E731
-        use_running_average=not train, momentum=0.9, epsilon=1e-5, axis_name=self.axis_name)
+        use_running_average=not train, momentum=self.bn_momentum, epsilon=1e-5,
+        axis_name=self.axis_name)
     h = common.concat_label_embedding(z, labels, self.num_classes, self.embed_dim)
     # Layers followed by BatchNorm carry no bias: BN removes it, so its gradient is pure noise.
     h = nn.Dense(self.base_size * self.base_size * self.channels[0], use_bias=False)(h)
@@ -64,7 +66,7 @@ class _DCGANGenerator(nn.Module):
 
 
 class _DCGANDiscriminator(nn.Module):
-  """x -> [Conv(4x4, s2) -> LReLU 0.2]* -> Dense(1), with projection or concat conditioning."""
+  """x -> [Conv(4x4, s2) -> LReLU 0.2]* -> Dense(1), with projection, concat or AC conditioning."""
 
   channels: tuple = (64, 128)
   width: int = 0
@@ -91,6 +93,9 @@ class _DCGANDiscriminator(nn.Module):
     if self.num_classes and self.conditioning == "projection":
       logit = common.projection_output(
           h, labels, logit, self.num_classes, self.spectral_norm, train)
+    if self.num_classes and self.conditioning == "ac":
+      return common.auxiliary_classifier_output(
+          h, logit, self.num_classes, self.spectral_norm, train)
     return logit
 
 

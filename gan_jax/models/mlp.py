@@ -32,7 +32,8 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-  """D(x, c): [Dense(width) -> LeakyReLU(0.2)] x depth -> Dense(1), projection-conditioned."""
+  """D(x, c): [Dense(width) -> LeakyReLU(0.2)] x depth -> Dense(1), with projection, concat or AC
+  conditioning."""
 
   width: int = 128
   depth: int = 3
@@ -55,4 +56,7 @@ class MLPDiscriminator(nn.Module):
     if self.num_classes and self.conditioning == "projection":
       logit = common.projection_output(
           h, labels, logit, self.num_classes, self.spectral_norm, train)
+    if self.num_classes and self.conditioning == "ac":
+      return common.auxiliary_classifier_output(
+          h, logit, self.num_classes, self.spectral_norm, train)
     return logit

@@ -1,0 +1,86 @@
+"""Which generator the sampling tools use: EMA params with BatchNorm statistics of their own."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gan_jax import data, evaluation, experiment, sampling
+from tests.helpers import load_config
+
+
+@pytest.fixture(scope="module")
+def cgan():
+  """The cgan.py experiment with an EMA, live G and BatchNorm statistics that all differ."""
+  config = load_config("experiments/cgan.py")
+  rng = np.random.default_rng(0)
+  x = rng.uniform(-1, 1, size=(128, 28, 28, 1)).astype(np.float32)
+  y = np.arange(128) % 10
+  exp = experiment.build(config, num_devices=1, dataset=data.Dataset(
+      "synthetic", x, y, x[:32], y[:32], num_classes=10))
+  s = exp.init_state()
+  shift = lambda tree, by: jax.tree.map(lambda a: a + by, tree)  # noqa: E731
+  s = s.replace(ema_g_params=jax.tree.map(lambda p: 1.5 * p, s.g_params),
+                g_batch_stats=shift(s.g_batch_stats, 0.3),
+                ema_g_batch_stats=shift(s.g_batch_stats, 0.7))
+  return exp, s
+
+
+def _first_layer_stats(exp, params, z, labels):
+  """Mean and biased variance over the batch of G's first Dense output (BatchNorm_0's input)."""
+  stats = jax.tree.map(jnp.zeros_like, exp.init_state().g_batch_stats)
+  _, inter = exp.generator.apply({"params": params, "batch_stats": stats}, z, labels,
+                                 train=False, capture_intermediates=True)
+  h = np.asarray(inter["intermediates"]["Dense_0"]["__call__"][0], np.float64)
+  return h.mean(0), h.var(0)
+
+
+def test_standing_statistics_are_those_of_the_ema_weights(cgan):
+  exp, s = cgan
+  variables = sampling.sampling_variables(exp, s)
+  assert variables["params"] is s.ema_g_params
+  n = sampling.STANDING_BATCHES * sampling.STANDING_BATCH_SIZE
+  z, labels = sampling.fixed_latents(exp.config.seed + 104729, n, exp.config.model.z_dim,
+                                     exp.num_classes)
+  mean, var = _first_layer_stats(exp, s.ema_g_params, z, labels)
+  bn0 = variables["batch_stats"]["BatchNorm_0"]
+  np.testing.assert_allclose(bn0["mean"], mean, rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(bn0["var"], var, rtol=1e-4, atol=1e-5)
+  live_mean, _ = _first_layer_stats(exp, s.g_params, z, labels)
+  assert np.abs(live_mean - mean).max() > 1e-2  # the raw G's statistics differ
+  # The deeper layer: as one train-mode pass over all the latents would give them (pooling
+  # batches that each normalised by their own statistics is close, not equal).
+  _, one_pass = exp.generator.clone(bn_momentum=0.0, axis_name=None).apply(
+      {"params": s.ema_g_params, "batch_stats": s.g_batch_stats}, z, labels, train=True,
+      mutable=["batch_stats"])
+  for k in ("mean", "var"):
+    np.testing.assert_allclose(variables["batch_stats"]["BatchNorm_1"][k],
+                               one_pass["batch_stats"]["BatchNorm_1"][k], rtol=0.05, atol=2e-3)
+
+
+@pytest.mark.parametrize("mode", ["standing", "ema", "live"])
+def test_sample_and_evaluate_use_the_documented_generator(cgan, mode):
+  """gan_jax.sample's draw_samples and evaluate's samples are G(EMA params, stats of ``mode``)."""
+  exp, s = cgan
+  exp.config.unlock()
+  exp.config.ema_bn_stats = mode
+  try:
+    expected_stats = {"ema": s.ema_g_batch_stats, "live": s.g_batch_stats,
+                      "standing": sampling.standing_batch_stats(
+                          exp.generator, {"params": s.ema_g_params,
+                                          "batch_stats": s.g_batch_stats},
+                          z_dim=exp.config.model.z_dim, num_classes=exp.num_classes)}[mode]
+    variables = {"params": s.ema_g_params, "batch_stats": expected_stats}
+    z, labels = sampling.fixed_latents(0, 20, exp.config.model.z_dim, exp.num_classes)
+    drawn = sampling.draw_samples(exp, s, 20, seed=0)
+    np.testing.assert_array_equal(drawn["labels"], np.arange(20) % 10)
+    expected = exp.generator.apply(variables, z, labels, train=False)
+    np.testing.assert_allclose(drawn["images"], expected, rtol=1e-5, atol=1e-5)
+    z, labels = sampling.fixed_latents(1, 20, exp.config.model.z_dim, exp.num_classes)
+    np.testing.assert_allclose(evaluation._generate(exp, s, 20, 0)["images"],
+                               exp.generator.apply(variables, z, labels, train=False),
+                               rtol=1e-5, atol=1e-5)
+  finally:
+    exp.config.ema_bn_stats = "standing"

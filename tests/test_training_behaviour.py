@@ -175,11 +175,12 @@ def test_spectral_norm_normalises_the_projection_embedding(name):
         name=name, width=8, depth=1, z_dim=2, spectral_norm=sn, conditioning="projection",
         embed_dim=4, conv_impl="stock"))
     _, d = models.get(model_config, example_shape=(28, 28, 1), num_classes=3)
-    variables = d.init(jax.random.key(0), x, labels, train=False)
+    variables = jax.jit(lambda k, d=d: d.init(k, x, labels, train=False))(jax.random.key(0))
     scaled = jax.tree_util.tree_map_with_path(
         lambda p, v: 10.0 * v if "proj_embed" in jax.tree_util.keystr(p) and (
             p[0].key == "params") else v, variables)
-    outputs[sn] = [np.asarray(d.apply(v, x, labels, train=False)) for v in (variables, scaled)]
+    discriminate = jax.jit(lambda v, d=d: d.apply(v, x, labels, train=False))
+    outputs[sn] = [np.asarray(discriminate(v)) for v in (variables, scaled)]
   np.testing.assert_allclose(*outputs[True], rtol=1e-5, atol=1e-6)
   assert not np.allclose(*outputs[False], rtol=1e-3)
 
@@ -189,8 +190,9 @@ def test_spectral_norm_normalises_the_projection_embedding(name):
 
 def _image_models(conditioning: str):
   g = dcgan.DCGAN28Generator(out_shape=(28, 28, 1), channels=(16, 8), num_classes=3,
-                             embed_dim=4)
-  d = dcgan.DCGAN28Discriminator(channels=(4, 8), num_classes=3, conditioning=conditioning)
+                             embed_dim=4, conv_impl="stock")
+  d = dcgan.DCGAN28Discriminator(channels=(4, 8), num_classes=3, conditioning=conditioning,
+                                 conv_impl="stock")
   return g, d
 
 
@@ -205,11 +207,13 @@ def test_g_and_d_outputs_depend_on_the_label(kind, conditioning):
     g, d = _image_models(conditioning)
   z = _latents(n=6, z_dim=4)
   c0, c1 = jnp.zeros(6, jnp.int32), jnp.ones(6, jnp.int32)
-  g_vars = g.init(jax.random.key(0), z, c0, train=False)
-  x0, x1 = (g.apply(g_vars, z, c, train=False) for c in (c0, c1))
+  g_vars = jax.jit(lambda k: g.init(k, z, c0, train=False))(jax.random.key(0))
+  generate = jax.jit(lambda c: g.apply(g_vars, z, c, train=False))
+  x0, x1 = generate(c0), generate(c1)
   assert np.all(np.abs(np.asarray(x0 - x1)).reshape(6, -1).max(1) > 1e-4)
-  d_vars = d.init(jax.random.key(1), x0, c0, train=False)
-  d0, d1 = (np.asarray(d.apply(d_vars, x0, c, train=False)) for c in (c0, c1))
+  d_vars = jax.jit(lambda k: d.init(k, x0, c0, train=False))(jax.random.key(1))
+  discriminate = jax.jit(lambda c: d.apply(d_vars, x0, c, train=False))
+  d0, d1 = np.asarray(discriminate(c0)), np.asarray(discriminate(c1))
   assert np.all(np.abs(d0 - d1) > 1e-5)
 
 

@@ -48,3 +48,71 @@ def load_config(path: str, arg: str | None = None):
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module.get_config(arg) if arg is not None else module.get_config()
+
+
+# ---- In-process GAN steps on small players ---------------------------------------------------
+
+
+def gan_players(discriminator, *, generator=None, objective: str = "non_saturating",
+                lr: float = 1e-3, z_dim: int = 2, example_shape=(2,), num_classes: int = 0,
+                optimizers=None, seed: int = 0, **step_config):
+  """(GANSteps, initial GANState) for ``discriminator`` and a small G (by default an MLP on
+  2-D points), with Adam(lr, β=(0.5, 0.9)) for both players unless ``optimizers`` is given."""
+  import jax
+  import ml_collections
+
+  from gan_jax import state, steps
+  from gan_jax.models import mlp
+
+  generator = generator or mlp.MLPGenerator(
+      out_shape=tuple(example_shape), width=16, depth=1, num_classes=num_classes)
+  optimizers = optimizers or state.make_optimizers(
+      ml_collections.ConfigDict(dict(g_lr=lr, d_lr=lr, b1=0.5, b2=0.9)))
+  cfg = steps.StepConfig(objective=objective, num_devices=1, z_dim=z_dim,
+                         num_classes=num_classes, **step_config)
+  gan = steps.GANSteps(generator=generator, discriminator=discriminator,
+                       optimizers=optimizers, cfg=cfg)
+  init = state.create_state(
+      jax.random.key(seed), generator=generator, discriminator=discriminator,
+      optimizers=optimizers, z_dim=z_dim, example_shape=tuple(example_shape),
+      num_classes=num_classes)
+  return gan, init
+
+
+def _one_device():
+  import jax
+
+  from gan_jax import parallel
+
+  return parallel.DataParallel("pmap", devices=jax.devices()[:1])
+
+
+def mapped_d_step(gan, st, batch: dict, key: int = 1, generated=None):
+  """One D update mapped as the trainer maps it (pmap, 1 device): (new state, host metrics).
+
+  ``generated``: (fakes, their labels) for D to see instead of G(z) of fresh latents.
+  """
+  import jax
+
+  par = _one_device()
+  step = par.map_step(lambda s, b, k: gan.d_step(s, b, k, generated), donate_state=False)
+  new, metrics = step(par.put_state(st), par.put_batch(batch), jax.random.key(key))
+  return par.get_state(new), par.fetch(metrics)
+
+
+def mapped_g_step(gan, st, local_batch: int, key: int = 1, latents=None):
+  """One G update mapped like ``mapped_d_step``; ``latents``: (z, labels) for G, else fresh."""
+  import jax
+  import numpy as np
+
+  def g_step(s, _, k):
+    generated = None
+    if latents is not None:
+      generated = (*gan._generate_with_vjp(s, *latents), latents[1])
+    return gan.g_step(s, local_batch, k, generated)
+
+  par = _one_device()
+  step = par.map_step(g_step, donate_state=False)
+  new, metrics = step(par.put_state(st), par.put_batch({"x": np.zeros((local_batch, 1))}),
+                      jax.random.key(key))
+  return par.get_state(new), par.fetch(metrics)

@@ -14,8 +14,12 @@ def test_bench_prints_timings_and_vmapped_seeds():
   # G 4·32+32 + 32·32+32 + 32·2+2 = 1282; D 2·32+32 + 32·32+32 + 32+1 = 1185.
   assert (result["g_params"], result["d_params"]) == (1282, 1185)
   assert len(result["steps_per_s_all"]) == 2 and len(result["vmap_seed_steps_per_s_all"]) == 2
-  assert result["steps_per_s_min"] <= result["steps_per_s_median"] <= result["steps_per_s_max"]
-  assert result["compile_s"] > 0 and result["first_step_s"] > 0 and result["vmap_speedup"] > 0
+  # Timings are rounded to 1 ms: on a fast machine the first step can print as 0.0.
+  rates = result["steps_per_s_all"]
+  assert result["steps_per_s_min"] == min(rates) and result["steps_per_s_max"] == max(rates)
+  assert min(rates) <= result["steps_per_s_median"] <= max(rates)
+  assert all(r > 0 for r in rates + result["vmap_seed_steps_per_s_all"])
+  assert result["compile_s"] > 0 and result["first_step_s"] >= 0 and result["vmap_speedup"] > 0
 
 
 def test_bench_rejects_non_positive_steps():

@@ -68,6 +68,33 @@ def test_batches_are_a_pure_function_of_step():
                                                           seed=4)(0)["x"])
 
 
+def _indexed_dataset(n=103, num_classes=10):
+  """Example i is the image filled with i; its label is a fixed random class."""
+  x = np.broadcast_to(np.arange(n, dtype=np.float32)[:, None, None, None], (n, 2, 2, 1))
+  y = np.random.default_rng(0).integers(0, num_classes, n).astype(np.int32)
+  return data.Dataset("indexed", x.copy(), y, x[:0], y[:0], num_classes=num_classes), y
+
+
+def test_batch_of_a_late_step_is_read_the_same_by_a_fresh_sampler_with_each_label_paired():
+  """A resumed run's first batch: a sampler that never saw earlier steps reads the same one,
+  and every label is the label of its own image."""
+  ds, labels = _indexed_dataset()
+  kw = dict(batch_size=8, n_critic=3, seed=5, with_labels=True)
+  walked = data.make_batch_fn(ds, **kw)
+  late = {step: walked(step) for step in range(12)}  # across epochs: 12 steps x 24 > 103
+  for step in (11, 7, 4):
+    fresh = data.make_batch_fn(ds, **kw)(step)
+    np.testing.assert_array_equal(fresh["x"], late[step]["x"])
+    np.testing.assert_array_equal(fresh["y"], late[step]["y"])
+  for batch in late.values():
+    index = batch["x"][..., 0, 0, 0].astype(int)  # (8, 3): which example each entry is
+    assert batch["y"].shape == index.shape == (8, 3)
+    np.testing.assert_array_equal(batch["y"], labels[index])
+  # Within an epoch no example repeats: 103 // 8 = 12 micro-batches per epoch.
+  first_epoch = np.concatenate([late[s]["x"][..., 0, 0, 0].T.reshape(-1) for s in range(4)])
+  assert len(set(first_epoch.astype(int))) == 96
+
+
 def test_each_epoch_visits_every_example_once():
   sampler = data.BatchSampler(100, 10, seed=0)
   seen = np.concatenate([sampler.indices(m) for m in range(10)])

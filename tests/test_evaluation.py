@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
+import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from gan_jax import classifier, configs, data, evaluation, experiment
 from tests.helpers import run_module
@@ -20,9 +23,17 @@ def _digits_experiment(conditional: bool):
   return experiment.build(c, num_devices=1, dataset=ds)
 
 
-def test_image_metrics_of_an_untrained_conditional_generator(tmp_path):
+@pytest.fixture(scope="module")
+def conditional_digits(tmp_path_factory):
+  """(conditional digits experiment, a briefly trained classifier) shared by this module."""
   exp = _digits_experiment(conditional=True)
-  clf = classifier.get_classifier(exp.dataset, str(tmp_path), train_steps=60, log=lambda s: 0)
+  clf = classifier.get_classifier(exp.dataset, str(tmp_path_factory.mktemp("clf")),
+                                  train_steps=60, log=lambda s: 0)
+  return exp, clf
+
+
+def test_image_metrics_of_an_untrained_conditional_generator(conditional_digits):
+  exp, clf = conditional_digits
   result = evaluation.evaluate(exp, exp.init_state(), num=200, classifier=clf)
   for key in ("fcd", "fcd_floor", "kid", "precision", "recall", "density", "coverage",
               "classifier_score", "conditional_accuracy", "intra_class_fcd"):
@@ -31,6 +42,40 @@ def test_image_metrics_of_an_untrained_conditional_generator(tmp_path):
   assert result["fcd"] > 3 * result["fcd_floor"]
   assert 0.0 <= result["conditional_accuracy"] <= 1.0
   assert abs(sum(result["class_histogram"]) - 1.0) < 1e-6
+
+
+class OracleGenerator:
+  """G(z, c) = a real test image of class c (``shuffled``: of a class drawn from z instead),
+  picked by z; stands in for a perfect conditional generator in ``exp.generator``."""
+
+  def __init__(self, dataset, shuffled: bool = False):
+    k = dataset.num_classes
+    by_class = [dataset.test_x[dataset.test_y == c] for c in range(k)]
+    m = min(len(x) for x in by_class)
+    self.table = jnp.asarray(np.stack([x[:m] for x in by_class]))  # (K, M, H, W, C)
+    self.shuffled = shuffled
+
+  def apply(self, variables, z, labels, train=False):
+    del variables, train
+    k, m = self.table.shape[:2]
+    index = (jnp.abs(z[:, 0]) * 1e4).astype(jnp.int32) % m
+    if self.shuffled:
+      labels = (jnp.abs(z[:, 1]) * 1e4).astype(jnp.int32) % k
+    return self.table[labels, index]
+
+
+def test_image_metrics_of_an_oracle_conditional_generator(conditional_digits):
+  """Real test images of the requested class: conditional accuracy ≈ the classifier's test
+  accuracy, fcd ≈ the real-vs-real floor. Images of random classes: accuracy ≈ 1/10."""
+  exp, clf = conditional_digits
+  oracle = dataclasses.replace(exp, generator=OracleGenerator(exp.dataset))
+  result = evaluation.evaluate(oracle, exp.init_state(), num=200, classifier=clf)
+  assert result["conditional_accuracy"] == pytest.approx(clf.test_accuracy, abs=0.08)
+  assert clf.test_accuracy > 0.5
+  assert result["fcd"] < 1.5 * result["fcd_floor"]
+  shuffled = dataclasses.replace(exp, generator=OracleGenerator(exp.dataset, shuffled=True))
+  result = evaluation.evaluate(shuffled, exp.init_state(), num=200, classifier=clf)
+  assert result["conditional_accuracy"] == pytest.approx(0.1, abs=0.07)
 
 
 def test_a_user_feature_fn_replaces_the_classifier(tmp_path):

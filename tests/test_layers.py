@@ -8,6 +8,7 @@ import pytest
 from jax.sharding import Mesh, PartitionSpec
 
 from gan_jax.models.layers import FastConv, FastConvTranspose
+from tests.helpers import run_script
 
 RTOL, ATOL = 1e-4, 1e-5
 
@@ -130,11 +131,13 @@ def test_vmap_and_jit():
   _close(both(stock), both(fast))
 
 
-def test_pmap_and_shard_map():
+def check_pmap_and_shard_map(num_devices: int):
+  """Under pmap and shard_map over ``num_devices`` devices, the pmean of the per-device penalty
+  gradients equals the mean over the device slices computed on one device, for both layers."""
+  assert jax.local_device_count() == num_devices
   kw = dict(features=8, kernel_size=(4, 4), strides=(2, 2))
   stock, fast = nn.ConvTranspose(**kw), FastConvTranspose(**kw)
-  n = jax.local_device_count()
-  params, x = _pair(stock, fast, (n, 2, 5, 5, 6))
+  params, x = _pair(stock, fast, (num_devices, 2, 5, 5, 6))
 
   def step(layer):
     def f(params, x):
@@ -142,13 +145,25 @@ def test_pmap_and_shard_map():
       return jax.lax.pmean(g, "d")
     return f
 
-  pm = lambda layer: jax.pmap(step(layer), axis_name="d", in_axes=(None, 0))(params, x)
-  _close(pm(stock), pm(fast))
+  per_slice = jax.vmap(jax.grad(_penalty(stock)), in_axes=(None, 0))(params, x)
+  assert not np.allclose(per_slice["params"]["kernel"][0], per_slice["params"]["kernel"][1])
+  mean = jax.tree.map(lambda g: jnp.mean(g, axis=0), per_slice)
+  pm = lambda layer: jax.tree.map(lambda g: g[0], jax.pmap(
+      step(layer), axis_name="d", in_axes=(None, 0))(params, x))
   mesh = Mesh(np.array(jax.devices()), ("d",))
+  # check_vma=False as in gan_jax.parallel: with it on, grad w.r.t. the replicated params would
+  # already be summed over devices (the transpose of the implicit pvary) before the pmean.
   sm = lambda layer: jax.jit(jax.shard_map(
       lambda p, x: step(layer)(p, x[0]), mesh=mesh, in_specs=(PartitionSpec(), PartitionSpec("d")),
-      out_specs=PartitionSpec()))(params, x)
-  _close(sm(stock), sm(fast))
+      out_specs=PartitionSpec(), check_vma=False))(params, x)
+  for layer in (stock, fast):
+    _close(mean, pm(layer))
+    _close(mean, sm(layer))
+
+
+def test_pmap_and_shard_map():
+  """On 4 (fake CPU) devices, in a subprocess: on one device pmean is the identity."""
+  run_script("from tests.test_layers import check_pmap_and_shard_map as c; c(4)", num_devices=4)
 
 
 def test_unsupported_padding_raises():

@@ -168,11 +168,20 @@ def test_manifold_metrics_hand_counted():
 
 
 def test_knn_radii_excludes_self_and_works_across_chunks(monkeypatch):
-  monkeypatch.setattr(metrics, "_DISTANCE_CHUNK", 7)
+  """The k-th nearest *other* row, also when the distances come in blocks of 7 rows."""
+  blocks = []
+
+  def chunked(a, b, chunk=None, original=metrics._chunked_sq_dists):
+    for rows, d in original(a, b, chunk=7):
+      blocks.append(rows)
+      yield rows, d
+
+  monkeypatch.setattr(metrics, "_chunked_sq_dists", chunked)
   x = np.random.default_rng(2).normal(size=(50, 3))
   d = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
   expected = np.sort(d, 1)[:, 2] ** 2  # 2nd nearest other point
   got = metrics.knn_sq_radii(x, 2)
+  assert len(blocks) == 8 and blocks[-1] == slice(49, 50)  # 7 blocks of 7 and one of 1
   np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
 
 

@@ -12,8 +12,9 @@ import ml_collections
 import numpy as np
 import pytest
 
-from gan_jax import losses, models, parallel, state, steps
+from gan_jax import losses, models, parallel, steps
 from gan_jax.models import mlp
+from tests.helpers import gan_players, mapped_d_step
 
 N = 2048  # Real examples per D update: enough for noise statistics within a few percent.
 PAR = parallel.DataParallel("pmap", devices=jax.devices()[:1])
@@ -29,45 +30,34 @@ class RecordingCritic(nn.Module):
     return nn.Dense(1)(x)[:, 0]
 
 
-class LinearCritic(nn.Module):
-  """D(x) = w·x + b, so ∇ₓD = w everywhere."""
+class QuadraticCritic(nn.Module):
+  """D(x, c) = s_c·‖x‖²/2, so ∇ₓD = s_c·x depends on the point (s_c = ``scales[c]``; c = 0
+  when unconditional), and D's outputs on real and fake points differ."""
+
+  scales: tuple = (1.0,)
 
   @nn.compact
   def __call__(self, x, labels=None, *, train: bool = True):
-    return nn.Dense(1)(x)[:, 0]
+    s = self.param("s", lambda *_: jnp.asarray(self.scales, jnp.float32))
+    scale = s[0] if labels is None else s[labels]
+    return 0.5 * scale * jnp.sum(jnp.square(x), axis=-1)
 
 
-class ConstantCritic(nn.Module):
-  """D(x) = β for every x (β initialised to ``value``)."""
+class ConstantGenerator(nn.Module):
+  """G(z, c) = ``point`` for every z and c."""
 
-  value: float = 0.7
+  point: tuple = (1.0, 0.0)
 
   @nn.compact
-  def __call__(self, x, labels=None, *, train: bool = True):
-    beta = self.param("beta", nn.initializers.constant(self.value), ())
-    return beta + 0.0 * x[:, 0]
+  def __call__(self, z, labels=None, *, train: bool = True):
+    offset = self.param("offset", nn.initializers.zeros, (len(self.point),))
+    return jnp.asarray(self.point) + offset + 0.0 * z[:, :1]
 
 
-def _players(discriminator, *, lr: float = 1e-3, objective: str = "non_saturating",
-             **step_config):
-  """(GANSteps, initial GANState) for a small MLP G on 2-D data and ``discriminator``."""
-  generator = mlp.MLPGenerator(out_shape=(2,), width=16, depth=1)
-  optimizers = state.make_optimizers(
-      ml_collections.ConfigDict(dict(g_lr=lr, d_lr=lr, b1=0.5, b2=0.9)))
-  cfg = steps.StepConfig(objective=objective, num_devices=1, z_dim=2, **step_config)
-  gan = steps.GANSteps(generator=generator, discriminator=discriminator,
-                       optimizers=optimizers, cfg=cfg)
-  init = state.create_state(jax.random.key(0), generator=generator, discriminator=discriminator,
-                            optimizers=optimizers, z_dim=2, example_shape=(2,))
-  return gan, init
-
-
-def _d_step(gan, st, x, key=1):
-  """One mapped D update on the real batch ``x``: (new canonical state, host metrics)."""
-  d_step = PAR.map_step(gan.d_step, donate_state=False)
-  new, metrics = d_step(PAR.put_state(st), PAR.put_batch({"x": jnp.asarray(x)}),
-                        jax.random.key(key))
-  return PAR.get_state(new), PAR.fetch(metrics)
+def _d_step(gan, st, x, key=1, y=None):
+  """One mapped D update on the real batch ``x`` (labels ``y``): (new state, host metrics)."""
+  batch = {"x": jnp.asarray(x)} if y is None else {"x": jnp.asarray(x), "y": jnp.asarray(y)}
+  return mapped_d_step(gan, st, batch, key)
 
 
 def _real_batch():
@@ -76,7 +66,7 @@ def _real_batch():
 
 def _d_inputs(std: float, anneal_steps: int, step: int) -> np.ndarray:
   """The (real; fake) batch D sees in a D update at ``step`` with instance noise ``std``."""
-  gan, st = _players(RecordingCritic(), instance_noise_std=std,
+  gan, st = gan_players(RecordingCritic(), instance_noise_std=std,
                      instance_noise_anneal_steps=anneal_steps)
   SEEN.clear()
   _d_step(gan, st.replace(step=jnp.asarray(step, jnp.int32)), _real_batch())
@@ -127,39 +117,64 @@ def test_weight_clipping_bounds_every_d_weight():
   """After a D update with weight_clip=c, every D parameter lies in [-c, c] (and some at ±c)."""
   c = 0.01
   d = mlp.MLPDiscriminator(width=16, depth=2)
-  gan, st = _players(d, lr=0.1, objective="wgan", weight_clip=c)
+  gan, st = gan_players(d, lr=0.1, objective="wgan", weight_clip=c)
   new, _ = _d_step(gan, st, _real_batch())
   leaves = [np.asarray(w) for w in jax.tree.leaves(new.d_params)]
   assert max(np.abs(w).max() for w in leaves) == pytest.approx(c)
   assert all(np.all(np.abs(w) <= c) for w in leaves)
-  unclipped, _ = _d_step(*_players(d, lr=0.1, objective="wgan"), _real_batch())
+  unclipped, _ = _d_step(*gan_players(d, lr=0.1, objective="wgan"), _real_batch())
   assert max(np.abs(np.asarray(w)).max() for w in jax.tree.leaves(unclipped.d_params)) > 10 * c
 
 
-# ---- Gradient penalties on a linear critic ---------------------------------------------------
+# ---- Gradient penalties on a critic whose input gradient depends on the point --------------
+# Real points all at r = (3, 0), G's fakes all at f = (1, 0), D(x) = ‖x‖²/2 (∇ₓD = x):
+# on the reals ‖∇D‖ = 3, on the fakes 1, on x̂ = r + α(f - r) it is 3 - 2α.
+
+REAL, FAKE = (3.0, 0.0), (1.0, 0.0)
 
 
-def test_r1_adds_half_gamma_w_squared_for_a_linear_critic():
-  """R1 = E‖∇ₓD(x)‖² = ‖w‖² for D(x) = w·x + b, so d_loss grows by γ/2·‖w‖²."""
+def _quadratic_players(scales=(1.0,), num_classes=0, **step_config):
+  return gan_players(QuadraticCritic(scales), generator=ConstantGenerator(FAKE),
+                     num_classes=num_classes, **step_config)
+
+
+def _far_reals():
+  return np.broadcast_to(np.asarray(REAL, np.float32), (N, 2))
+
+
+def test_r1_is_the_squared_gradient_norm_at_the_real_points():
+  """R1 = E‖∇ₓD(x_real)‖² = 9 (1 at the fakes, ≈ 4.3 at interpolates): d_loss grows by γ/2·9."""
   gamma = 4.0
-  plain, st = _players(LinearCritic())
-  with_r1, _ = _players(LinearCritic(), r1_weight=gamma)
-  w_sq = float(np.sum(np.asarray(st.d_params["Dense_0"]["kernel"]) ** 2))
-  _, m0 = _d_step(plain, st, _real_batch())
-  _, m1 = _d_step(with_r1, st, _real_batch())
-  assert float(m1["r1"]) == pytest.approx(w_sq, rel=2e-4)  # a float32 mean of N terms
-  assert float(m1["d_loss"]) - float(m0["d_loss"]) == pytest.approx(0.5 * gamma * w_sq,
-                                                                    rel=1e-4)
+  plain, st = _quadratic_players()
+  with_r1, _ = _quadratic_players(r1_weight=gamma)
+  _, m0 = _d_step(plain, st, _far_reals())
+  _, m1 = _d_step(with_r1, st, _far_reals())
+  assert float(m1["r1"]) == pytest.approx(9.0, rel=1e-5)
+  assert float(m1["d_loss"]) - float(m0["d_loss"]) == pytest.approx(0.5 * gamma * 9.0, rel=1e-5)
 
 
-def test_gradient_penalty_for_a_linear_critic():
-  """WGAN-GP's E(‖∇D(x̂)‖ - 1)² = (‖w‖ - 1)² for a linear critic, weighted by λ."""
-  gan, st = _players(LinearCritic(), objective="wgan_gp", gp_weight=10.0)
-  w_norm = float(np.linalg.norm(np.asarray(st.d_params["Dense_0"]["kernel"])))
-  _, m = _d_step(gan, st, _real_batch())
-  assert float(m["gp"]) == pytest.approx((w_norm - 1.0) ** 2, rel=1e-4)
+def test_gradient_penalty_is_taken_at_the_interpolates():
+  """E_α (‖∇D(x̂)‖ - 1)² = E (2 - 2α)² = 4/3 for α ~ U[0, 1) (4 at the reals, 0 at the fakes),
+  weighted by λ."""
+  gan, st = _quadratic_players(objective="wgan_gp", gp_weight=10.0)
+  _, m = _d_step(gan, st, _far_reals())
+  assert float(m["gp"]) == pytest.approx(4.0 / 3.0, rel=0.08)  # N = 2048 draws of α
   assert float(m["d_loss"]) - float(m["d_adv_loss"]) == pytest.approx(
-      10.0 * (w_norm - 1.0) ** 2, rel=1e-4)
+      10.0 * float(m["gp"]), rel=1e-5)
+
+
+def test_gradient_penalty_and_r1_use_the_real_labels():
+  """Conditional D(x, c) = s_c‖x‖²/2 with s_0 = 1 and s_c = 1/4 otherwise: with every real label
+  0, the penalties are those of s = 1 whatever labels G's fakes were drawn with."""
+  scales = (1.0, 0.25, 0.25, 0.25)
+  real_labels = np.zeros(N, np.int32)
+  gan, st = _quadratic_players(scales, num_classes=4, objective="wgan_gp", gp_weight=1.0,
+                               r1_weight=1.0)
+  _, m = _d_step(gan, st, _far_reals(), y=real_labels)
+  assert float(m["gp"]) == pytest.approx(4.0 / 3.0, rel=0.08)  # s = 1/4 would give ≈ 0.27
+  assert float(m["r1"]) == pytest.approx(9.0, rel=1e-5)
+  # D itself sees the fakes with their own labels: its mean output on them is not s_0·|f|²/2.
+  assert float(m["d_fake"]) < 0.5 * 0.6 * 1.0
 
 
 # ---- Spectral normalisation ------------------------------------------------------------------
@@ -171,7 +186,7 @@ def test_spectral_norm_makes_each_d_layer_1_lipschitz():
       name="mlp", width=32, depth=2, z_dim=2, spectral_norm=True, conditioning="projection",
       embed_dim=8))
   _, d = models.get(model_config, example_shape=(2,))
-  gan, st = _players(d, lr=1e-4)
+  gan, st = gan_players(d, lr=1e-4)
   d_step = PAR.map_step(gan.d_step, donate_state=False)
   dev = PAR.put_state(st)
   batch = PAR.put_batch({"x": jnp.asarray(_real_batch()[:256])})
@@ -205,14 +220,16 @@ def _bce(logit, target):
 
 @pytest.mark.parametrize("objective", ["non_saturating", "minimax"])
 def test_label_smoothing_sets_real_target_to_one_minus_eps(objective):
-  """d_loss = CE(D(x), 1-ε) + CE(D(G(z)), 0): only the real target moves (one-sided)."""
-  eps, beta = 0.1, 0.7
-  _, m_plain = _d_step(*_players(ConstantCritic(beta), objective=objective), _real_batch())
-  _, m_smooth = _d_step(*_players(ConstantCritic(beta), objective=objective,
-                                  label_smoothing=eps), _real_batch())
-  assert float(m_plain["d_loss"]) == pytest.approx(_bce(beta, 1.0) + _bce(beta, 0.0), rel=1e-5)
-  assert float(m_smooth["d_loss"]) == pytest.approx(_bce(beta, 1 - eps) + _bce(beta, 0.0),
-                                                    rel=1e-5)
+  """d_loss = CE(D(x), 1-ε) + CE(D(G(z)), 0) with D(x) = 4.5 on the reals and 0.5 on the fakes:
+  only the real target moves (one-sided), and the halves cannot be swapped."""
+  eps, real_logit, fake_logit = 0.1, 4.5, 0.5
+  _, m_plain = _d_step(*_quadratic_players(objective=objective), _far_reals())
+  _, m_smooth = _d_step(*_quadratic_players(objective=objective, label_smoothing=eps),
+                        _far_reals())
+  assert float(m_plain["d_loss"]) == pytest.approx(
+      _bce(real_logit, 1.0) + _bce(fake_logit, 0.0), rel=1e-5)
+  assert float(m_smooth["d_loss"]) == pytest.approx(
+      _bce(real_logit, 1 - eps) + _bce(fake_logit, 0.0), rel=1e-5)
   obj = losses.get(objective)
   real = jnp.array([-1.0, 0.5, 2.0])
   fake = jnp.array([0.3, -2.0, 1.0])

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import jax
 import numpy as np
@@ -54,31 +53,44 @@ def _steps(workdir) -> list[int]:
   return sorted(int(n) for n in os.listdir(os.path.join(workdir, "checkpoints")) if n.isdigit())
 
 
+# The victim: gan_jax.main that SIGKILLs itself just after starting the save of step 200 (with
+# step 100 committed), so the kill lands mid-save at the same point on any machine, fast or slow.
+KILLED_MID_SAVE = """
+import os, runpy, signal, sys
+from gan_jax import checkpointing
+save = checkpointing.Checkpointer.save
+def save_then_die(self, step, state):
+  if step == 200:
+    self.wait()
+  save(self, step, state)
+  if step == 200:
+    os.kill(os.getpid(), signal.SIGKILL)
+checkpointing.Checkpointer.save = save_then_die
+sys.argv = ["gan_jax.main", *sys.argv[1:]]
+runpy.run_module("gan_jax.main", run_name="__main__")
+"""
+
+
 def test_kill_9_then_rerun_equals_uninterrupted(tmp_path, cache_env):
-  """SIGKILL after the first checkpoint, rerun the same command: the uninterrupted result."""
+  """SIGKILL while the second checkpoint is being written, rerun the same command: the
+  uninterrupted result."""
   args = [TINY, NO_EVAL, "--config.train.num_steps=1000", "--config.train.checkpoint_every=100",
           "--config.train.log_every=100", "--config.train.sample_every=1000"]
   killed, full = str(tmp_path / "killed"), str(tmp_path / "full")
 
-  def start(workdir):
+  def start(workdir, *prefix):
     return subprocess.Popen(
-        [sys.executable, "-m", "gan_jax.main", *args, f"--workdir={workdir}"], cwd=REPO,
+        [sys.executable, *prefix, *args, f"--workdir={workdir}"], cwd=REPO,
         env=cpu_env(1, **cache_env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True)
 
-  reference, victim = start(full), start(killed)
+  reference, victim = start(full, "-m", "gan_jax.main"), start(killed, "-c", KILLED_MID_SAVE)
   try:
-    deadline = time.monotonic() + 240
-    while not os.path.isdir(os.path.join(killed, "checkpoints", "100")):
-      assert victim.poll() is None, victim.communicate()[1]
-      assert time.monotonic() < deadline, "no checkpoint after 240 s"
-      time.sleep(0.005)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
+    _, stderr = victim.communicate(timeout=240)
   finally:
     victim.kill()
-  assert victim.returncode == -signal.SIGKILL
-  assert max(_steps(killed)) < 1000, "the run finished before it was killed"
+  assert victim.returncode == -signal.SIGKILL, stderr
+  assert 100 in _steps(killed) and max(_steps(killed)) <= 200
 
   proc = run_module("gan_jax.main", *args, f"--workdir={killed}", **cache_env)
   assert "resuming from step" in proc.stdout and "step 1000/1000" in proc.stdout

@@ -77,12 +77,54 @@ def test_rerun_of_finished_run_trains_nothing(tiny_run):
 
 
 def test_sample_cli(tiny_run, tmp_path):
+  """The file holds G_ema (the run keeps an EMA) at the documented latents of --seed, in order."""
+  import jax
+
+  from gan_jax import experiment, sampling
+
   workdir, _ = tiny_run
   out = str(tmp_path / "s.npz")
-  run_module("gan_jax.sample", f"--workdir={workdir}", "--num=50", f"--out={out}")
+  run_module("gan_jax.sample", f"--workdir={workdir}", "--num=50", f"--out={out}", "--seed=4")
   with np.load(out) as f:
-    assert f["samples"].shape == (50, 2) and f["samples"].dtype == np.float32
-    assert np.all(np.isfinite(f["samples"]))
+    samples = f["samples"]
+    assert sorted(f.files) == ["samples"]  # unconditional: no labels
+  assert samples.shape == (50, 2) and samples.dtype == np.float32
+  exp, state, step = experiment.load_run(workdir)
+  assert step == 6 and exp.config.ema_decay > 0
+  z, _ = sampling.fixed_latents(4, 50, exp.config.model.z_dim, 0)
+  ema, raw = (np.asarray(exp.generator.apply({"params": p}, z, train=False))
+              for p in (state.ema_g_params, state.g_params))
+  np.testing.assert_allclose(samples, ema, rtol=1e-6, atol=1e-6)
+  assert not np.allclose(samples, raw, atol=1e-4)
+  other_seed = sampling.fixed_latents(5, 50, exp.config.model.z_dim, 0)[0]
+  assert not np.allclose(np.asarray(jax.device_get(z)), np.asarray(other_seed))
+
+
+def test_resume_with_batchnorm_and_spectral_norm_state_is_bitwise(tmp_path):
+  """A conditional DCGAN-28 (BatchNorm in G, spectral norm in D and on its projection
+  embedding): 2 steps, stop, resume to 4 == 4 steps, every leaf of the state bitwise."""
+  import jax
+
+  from gan_jax import configs, train
+
+  def config(num_steps):
+    c = configs.base_config()
+    c.data.name, c.conditional, c.model.spectral_norm = "digits", True, True
+    c.model.z_dim, c.model.embed_dim = 8, 4
+    c.train.batch_size, c.train.num_steps = 8, num_steps
+    c.train.log_every = c.train.sample_every = c.train.checkpoint_every = 2
+    c.train.eval_at_end = False
+    return c
+
+  full = train.train_and_evaluate(config(4), str(tmp_path / "full"))["state"]
+  train.train_and_evaluate(config(2), str(tmp_path / "part"))
+  resumed = train.train_and_evaluate(config(4), str(tmp_path / "part"))["state"]
+  assert full.g_batch_stats and any("proj_embed" in k for g in full.d_batch_stats.values()
+                                    for k in g)
+  assert int(full.step) == int(resumed.step) == 4
+  paths = jax.tree_util.tree_leaves_with_path(full)
+  for (path, a), b in zip(paths, jax.tree.leaves(resumed), strict=True):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=str(path))
 
 
 def test_train_steps_make_no_implicit_host_device_transfers(tmp_path, monkeypatch):

@@ -1,0 +1,216 @@
+"""Mutation check: every deliberate breakage of gan_jax below must fail at least one test.
+
+  python benchmarks/mutation_check.py [--only NAME ...] [--out FILE.md]
+
+Each mutation is a text patch (``old`` must occur exactly once in ``path``) applied to a fresh
+copy of gan_jax/, tests/, experiments/ and pyproject.toml in a temporary directory; pytest then
+runs the tests written against that behaviour in the copy (whose gan_jax comes first on
+sys.path; the subprocess tests start from the copy too), and the failed tests are what caught
+it. The unpatched copy runs every listed test first: a failure there voids the table.
+Not part of the pytest run: it takes ~1-2 min per mutation on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COPIED = ("gan_jax", "tests", "experiments", "pyproject.toml")
+
+
+@dataclasses.dataclass(frozen=True)
+class Mutation:
+  name: str
+  path: str
+  old: str
+  new: str
+  tests: tuple[str, ...]
+  what: str
+
+
+def _behaviour(name: str) -> str:
+  return f"tests/test_training_behaviour.py::{name}"
+
+
+DIRECTION = _behaviour("test_one_update_lowers_the_players_loss")
+RING = _behaviour("test_a_short_ring_run_with_the_shipped_recipe_moves_samples_to_the_modes")
+EMA = _behaviour("test_ema_is_decay_times_ema_plus_one_minus_decay_times_the_new_params")
+EMA_SKIP = _behaviour("test_a_skipped_nonfinite_g_update_leaves_g_and_its_ema_untouched")
+SN_U = _behaviour("test_spectral_norm_u_advances_by_one_power_iteration_per_d_step")
+SN_PROJ = _behaviour("test_spectral_norm_normalises_the_projection_embedding")
+LABELS = _behaviour("test_g_and_d_outputs_depend_on_the_label")
+SAMPLES = _behaviour("test_samples_have_label_i_mod_k_and_come_from_the_ema_generator")
+LOGIT_GRAD = _behaviour("test_g_logit_grad_is_sigma_for_minimax_and_one_minus_sigma_for_ns")
+G_GRAD = "tests/test_steps.py::test_g_step_gradient_is_the_gradient_of_the_composition"
+REG = "tests/test_regularisers.py"
+R1 = f"{REG}::test_r1_is_the_squared_gradient_norm_at_the_real_points"
+GP = f"{REG}::test_gradient_penalty_is_taken_at_the_interpolates"
+GP_LABELS = f"{REG}::test_gradient_penalty_and_r1_use_the_real_labels"
+SMOOTHING = f"{REG}::test_label_smoothing_sets_real_target_to_one_minus_eps"
+ORACLE = "tests/test_evaluation.py::test_image_metrics_of_an_oracle_conditional_generator"
+SAMPLE_CLI = "tests/test_train.py::test_sample_cli"
+RESUME = "tests/test_train.py::test_resume_with_batchnorm_and_spectral_norm_state_is_bitwise"
+
+MUTATIONS = (
+    Mutation("g_gradient_negated", "gan_jax/steps.py",
+             "(grads,) = pullback(fake_grads)", "(grads,) = pullback(-fake_grads)",
+             (G_GRAD, DIRECTION, RING), "G's gradient negated"),
+    Mutation("d_halves_swapped", "gan_jax/steps.py",
+             "real_out, fake_out = out[:local], out[local:]",
+             "fake_out, real_out = out[:local], out[local:]",
+             (SMOOTHING, R1, DIRECTION), "real and fake halves swapped in d_step"),
+    Mutation("ema_decay_swapped", "gan_jax/steps.py",
+             "decay * e + (1.0 - decay) * p", "(1.0 - decay) * e + decay * p",
+             (EMA,), "EMA decay swapped with 1 - decay"),
+    Mutation("label_smoothing_on_fakes", "gan_jax/losses.py",
+             "return jnp.mean(self.real_term(real, label_smoothing)) + "
+             "jnp.mean(self.fake_term(fake))",
+             "return jnp.mean(self.real_term(real, 0.0)) + jnp.mean("
+             "(1.0 - label_smoothing) * self.fake_term(fake) "
+             "+ label_smoothing * self.fake_term(-fake))",
+             (SMOOTHING, "tests/test_losses.py"),
+             "label smoothing applied to the fakes (target ε)"),
+    Mutation("gp_on_reals", "gan_jax/steps.py",
+             "gp = losses.gradient_penalty(critic, real_in, fake_in, alpha=alpha)",
+             "gp = losses.gradient_penalty(critic, real_in, real_in, alpha=alpha)",
+             (GP, GP_LABELS), "GP on the real points instead of interpolates"),
+    Mutation("sample_labels_not_i_mod_k", "gan_jax/sampling.py",
+             "labels = jnp.arange(num) % num_classes if num_classes else None",
+             "labels = (jnp.arange(num) + 1) % num_classes if num_classes else None",
+             (SAMPLES, ORACLE), "sample labels (i + 1) % K, not i % K"),
+    Mutation("batch_labels_shuffled", "gan_jax/data.py",
+             'out["y"] = dataset.train_y[idx]', 'out["y"] = dataset.train_y[np.roll(idx, 1, 0)]',
+             ("tests/test_data.py",), "batch labels shifted by one example against the images"),
+    Mutation("knn_self_not_excluded", "gan_jax/metrics.py",
+             "radii[rows] = np.partition(d, k, axis=1)[:, k]",
+             "radii[rows] = np.partition(d, k - 1, axis=1)[:, k - 1]",
+             ("tests/test_metrics.py",), "k-NN radius counts the point itself"),
+    # Beyond the issue's list: one breakage per further behaviour test.
+    Mutation("knn_chunks_misread", "gan_jax/metrics.py",
+             "a_rows = a[rows]", "a_rows = a[:rows.stop - rows.start]",
+             ("tests/test_metrics.py",), "every distance block reads the first rows of a"),
+    Mutation("r1_on_fakes", "gan_jax/steps.py",
+             "r1 = losses.r1_penalty(critic, real_in)", "r1 = losses.r1_penalty(critic, fake_in)",
+             (R1, GP_LABELS), "R1 on the fakes"),
+    Mutation("gp_with_fake_labels", "gan_jax/steps.py",
+             "d_params, d_batch_stats, x, y_real, update_stats=False)[0]",
+             "d_params, d_batch_stats, x, y_fake, update_stats=False)[0]",
+             (GP_LABELS,), "GP and R1 critic sees the fakes' labels"),
+    Mutation("ema_not_skipped", "gan_jax/steps.py",
+             "new = _keep_if(finite, new, old).replace(",
+             "new = _keep_if(finite, new, old).replace(ema_g_params=new.ema_g_params, ",
+             (EMA_SKIP,), "a skipped non-finite update still moves the EMA"),
+    Mutation("sn_u_advanced_twice", "gan_jax/steps.py",
+             "out, d_batch_stats = self._discriminate(\n"
+             "          d_params, state.d_batch_stats, both_x, both_y, update_stats=True)",
+             "_, twice = self._discriminate(\n"
+             "          d_params, state.d_batch_stats, both_x, both_y, update_stats=True)\n"
+             "      out, d_batch_stats = self._discriminate(\n"
+             "          d_params, twice, both_x, both_y, update_stats=True)",
+             (SN_U,), "spectral-norm u advances twice per D step"),
+    Mutation("projection_embedding_not_sn", "gan_jax/models/common.py",
+             "  if spectral_norm:\n    # Normalise the embedding table",
+             "  if False:\n    # Normalise the embedding table",
+             (SN_PROJ, SN_U), "projection embedding not spectrally normalised"),
+    Mutation("g_ignores_label", "gan_jax/models/common.py",
+             'emb = nn.Embed(num_classes, embed_dim, name="label_embed")(labels)',
+             'emb = nn.Embed(num_classes, embed_dim, name="label_embed")(0 * labels)',
+             (LABELS,), "G's label embedding ignores the label"),
+    Mutation("logit_grad_always_sigma", "gan_jax/steps.py",
+             "logit_grad = jax.grad(lambda a: obj.g_loss(a) * a.shape[0])(fake_out)",
+             "logit_grad = jax.nn.sigmoid(fake_out)",
+             (LOGIT_GRAD,), "g_logit_grad logged as σ(a) for every objective"),
+    Mutation("eval_labels_misaligned", "gan_jax/evaluation.py",
+             'out["conditional_accuracy"] = metrics.conditional_accuracy(pred, labels)',
+             'out["conditional_accuracy"] = metrics.conditional_accuracy(pred, np.roll(labels, 1))',
+             (ORACLE,), "conditional accuracy scored against the neighbour's label"),
+    Mutation("samples_from_raw_g", "gan_jax/sampling.py",
+             "use_ema=exp.config.ema_decay > 0)\n  out = {",
+             "use_ema=False)\n  out = {",
+             (SAMPLES, SAMPLE_CLI), "samples from the raw G although the run keeps an EMA"),
+    Mutation("d_spectral_state_reset_on_resume", "gan_jax/train.py",
+             "      state, start_step = restored\n",
+             "      state, start_step = restored\n"
+             "      state = state.replace(d_batch_stats=init_state.d_batch_stats)\n",
+             (RESUME,), "resume drops D's spectral-norm vectors"),
+)
+
+FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.M)
+
+
+def _copy(tmp: str) -> str:
+  root = os.path.join(tmp, "repo")
+  os.makedirs(root)
+  for name in COPIED:
+    src = os.path.join(REPO, name)
+    if os.path.isdir(src):
+      shutil.copytree(src, os.path.join(root, name),
+                      ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    else:
+      shutil.copy(src, root)
+  return root
+
+
+def _patch(root: str, m: Mutation) -> None:
+  path = os.path.join(root, m.path)
+  with open(path) as f:
+    text = f.read()
+  if text.count(m.old) != 1:
+    raise SystemExit(f"{m.name}: expected one occurrence of the old text in {m.path}, "
+                     f"found {text.count(m.old)}")
+  with open(path, "w") as f:
+    f.write(text.replace(m.old, m.new))
+
+
+def _pytest(root: str, targets) -> tuple[int, list[str], float]:
+  env = dict(os.environ, PYTHONPATH=root, JAX_PLATFORMS="cpu")
+  t0 = time.perf_counter()
+  proc = subprocess.run(
+      [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", *targets],
+      cwd=root, env=env, capture_output=True, text=True)
+  return proc.returncode, sorted(set(FAILED.findall(proc.stdout))), time.perf_counter() - t0
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--only", nargs="*", help="mutation names to run (default: all)")
+  parser.add_argument("--out", help="also write the table to this markdown file")
+  args = parser.parse_args()
+  chosen = [m for m in MUTATIONS if not args.only or m.name in args.only]
+  rows = []
+  with tempfile.TemporaryDirectory(prefix="gan_jax_mutants_") as tmp:
+    clean = _copy(os.path.join(tmp, "clean"))
+    probe = subprocess.run([sys.executable, "-c", "import gan_jax; print(gan_jax.__file__)"],
+                           cwd=clean, env=dict(os.environ, PYTHONPATH=clean),
+                           capture_output=True, text=True, check=True)
+    assert probe.stdout.startswith(clean), probe.stdout  # the copy is what the tests import
+    targets = sorted({t for m in chosen for t in m.tests})
+    rc, failed, wall = _pytest(clean, targets)
+    print(f"unmutated: rc={rc} failed={failed} ({wall:.0f} s)", flush=True)
+    if rc != 0:
+      raise SystemExit("the unmutated copy fails its tests; fix that first")
+    for i, m in enumerate(chosen):
+      root = _copy(os.path.join(tmp, f"m{i}"))
+      _patch(root, m)
+      rc, failed, wall = _pytest(root, m.tests)
+      caught = ", ".join(f.split("/")[-1] for f in failed) or "NOT CAUGHT"
+      print(f"{m.name}: rc={rc} ({wall:.0f} s): {caught}", flush=True)
+      rows.append(f"| {m.what} (`{m.name}`) | {caught} |")
+      shutil.rmtree(root)
+  table = "\n".join(["| breakage | tests that failed |", "|---|---|", *rows])
+  print(table)
+  if args.out:
+    with open(args.out, "w") as f:
+      f.write(table + "\n")
+
+
+if __name__ == "__main__":
+  main()

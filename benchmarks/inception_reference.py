@@ -73,6 +73,15 @@ def _sha256(path):
     return hashlib.sha256(f.read()).hexdigest()
 
 
+def _images_sha256(images) -> str:
+  """As tests/torch_pth.py's images_sha256: name, shape and float32 bytes of sorted groups."""
+  digest = hashlib.sha256()
+  for name in sorted(images.files):
+    a = np.ascontiguousarray(images[name], np.float32)
+    digest.update(f"{name}{a.shape}".encode() + a.tobytes())
+  return digest.hexdigest()
+
+
 def cmd_features(args):
   import torch
 
@@ -80,7 +89,7 @@ def cmd_features(args):
   model, fc, state = fid_model(args.weights)
   images = np.load(args.images)
   out = {"weights_sha256": np.array(_sha256(args.weights)),
-         "images_sha256": np.array(_sha256(args.images)),
+         "images_sha256": np.array(_images_sha256(images)),
          "state_dict_layout": np.array(json.dumps(
              {k: list(v.shape) for k, v in state.items()}, separators=(",", ":")))}
   for group in images.files:

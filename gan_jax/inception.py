@@ -511,17 +511,21 @@ _DOWNLOAD_FAILED: dict[str, str] = {}  # url → reason: the download is tried o
 
 
 def _download(url: str, dest: str) -> None:
-  """url → dest via a .part file, checking the sha256 prefix the file name promises."""
-  print(f"downloading the FID Inception weights from {url} to {dest}", file=sys.stderr,
-        flush=True)
-  os.makedirs(os.path.dirname(dest), exist_ok=True)
+  """url → dest via a .part file, checking the sha256 prefix the file name promises.
+
+  Prints one notice once the server answers, so that an offline attempt prints nothing.
+  """
   part = dest + ".part"
   digest = hashlib.sha256()
   try:
-    with urllib.request.urlopen(url, timeout=60) as response, open(part, "wb") as f:
-      while chunk := response.read(1 << 20):
-        digest.update(chunk)
-        f.write(chunk)
+    with urllib.request.urlopen(url, timeout=60) as response:
+      print(f"downloading the FID Inception weights from {url} to {dest}", file=sys.stderr,
+            flush=True)
+      os.makedirs(os.path.dirname(dest), exist_ok=True)
+      with open(part, "wb") as f:
+        while chunk := response.read(1 << 20):
+          digest.update(chunk)
+          f.write(chunk)
     if not digest.hexdigest().startswith(WEIGHTS_SHA256_PREFIX):
       raise OSError(f"sha256 {digest.hexdigest()[:8]} != {WEIGHTS_SHA256_PREFIX}")
     os.replace(part, dest)

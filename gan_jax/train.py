@@ -165,6 +165,11 @@ def train_and_evaluate(config, workdir: str) -> dict:
   par = parallel.DataParallel(config.parallel)
   exp = experiment.build(config, num_devices=par.num_devices)
   check_workdir_config(config, workdir)
+  tc = config.train
+  if tc.get("eval_features") == "inception" and (tc.eval_every or tc.eval_at_end):
+    from gan_jax import inception
+
+    inception.resolve_weights(tc.get("inception_weights") or None)  # fail before training
   is_chief = jax.process_index() == 0
 
   ckpt_dir = checkpointing.checkpoint_dir(workdir)
@@ -287,7 +292,10 @@ def _instability(history: list[dict], d_fake_is_probability: bool) -> dict:
 def _evaluate(exp, state, step: int, writer) -> dict:
   from gan_jax import evaluation
 
-  result = evaluation.evaluate(exp, state, num=exp.config.train.eval_num)
+  tc = exp.config.train
+  result = evaluation.evaluate(exp, state, num=tc.eval_num,
+                               features=tc.get("eval_features", "classifier"),
+                               inception_weights=tc.get("inception_weights") or None)
   writer.scalars(step, {"eval": True, **result}, prefix="eval/")
   print(f"eval step {step}: " + " ".join(
       f"{k}={v:.4g}" for k, v in result.items() if isinstance(v, float)), flush=True)

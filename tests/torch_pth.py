@@ -57,8 +57,8 @@ def state_dict_pickle(arrays: dict[str, np.ndarray], *, legacy: bool = False,
   """Protocol-2 pickle of OrderedDict{name: _rebuild_tensor_v2(storage i, ...)}, as torch.save.
 
   Storage i is persistent id ('storage', torch.<Type>Storage, 'i', 'cpu', numel), with a last
-  None (no view) in the legacy format. ``extra_global
-  = (module, name) appends ``name(<first key>)`` as one more value, to make a hostile file.
+  None (no view) in the legacy format. ``extra_global`` = (module, name, arg) appends the value
+  ``module.name(arg)`` under the key 'payload', to make a hostile file.
   """
   ordered_dict = _global("collections", "OrderedDict") + pickle.EMPTY_TUPLE + pickle.REDUCE
   out = [pickle.PROTO + b"\x02", ordered_dict]
@@ -70,8 +70,8 @@ def state_dict_pickle(arrays: dict[str, np.ndarray], *, legacy: bool = False,
             _int(0), _tuple(map(_int, a.shape)), _tuple(map(_int, _contiguous_strides(a.shape))),
             pickle.NEWFALSE, ordered_dict, pickle.TUPLE, pickle.REDUCE, pickle.SETITEM]
   if extra_global is not None:
-    first = next(iter(arrays))
-    out += [_str("payload"), _global(*extra_global), _tuple([_str(first)]), pickle.REDUCE,
+    module, name, arg = extra_global
+    out += [_str("payload"), _global(module, name), _tuple([_str(arg)]), pickle.REDUCE,
             pickle.SETITEM]
   return b"".join(out + [pickle.STOP])
 
@@ -149,6 +149,15 @@ def parity_images(seed: int = 0) -> dict[str, np.ndarray]:
     ramp = np.linspace(-0.5, 0.5, w)[None, None, :, None] * np.array([1, -1])[:, None, None, None]
     out[f"{h}x{w}x{c}"] = np.clip(noise - 0.5 + ramp, -1, 1).astype(np.float32)
   return out
+
+
+def images_sha256(images: dict[str, np.ndarray]) -> str:
+  """sha256 over the groups in sorted order: name, shape, float32 bytes (as the fixture's)."""
+  digest = hashlib.sha256()
+  for name in sorted(images):
+    a = np.ascontiguousarray(images[name], np.float32)
+    digest.update(f"{name}{a.shape}".encode() + a.tobytes())
+  return digest.hexdigest()
 
 
 def sha256(path: str) -> str:

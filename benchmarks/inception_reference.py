@@ -158,11 +158,12 @@ def cmd_metrics(args):
 
   f = np.load(args.features)
   real, fake, logits = f["real"], f["fake"], f["logits"]
-  isc_mean, isc_std = metric_isc.isc_features_to_metric(
-      torch.from_numpy(logits), splits=10, shuffle=False)
+  isc = metric_isc.isc_features_to_metric(torch.from_numpy(logits), splits=10, shuffle=False)
   kid = metric_kid.kid_features_to_metric(
-      torch.from_numpy(real), torch.from_numpy(fake), verbose=False)
-  out = {"is_mean": float(isc_mean), "is_std": float(isc_std),
+      torch.from_numpy(real), torch.from_numpy(fake), verbose=False,
+      kid_subset_size=min(1000, len(real), len(fake)))
+  out = {"is_mean": float(isc[metric_isc.KEY_METRIC_ISC_MEAN]),
+         "is_std": float(isc[metric_isc.KEY_METRIC_ISC_STD]),
          "kid_mean": float(kid[metric_kid.KEY_METRIC_KID_MEAN]),
          "kid_std": float(kid[metric_kid.KEY_METRIC_KID_STD])}
   pr3, dc5 = compute_prdc(real, fake, nearest_k=3), compute_prdc(real, fake, nearest_k=5)

@@ -464,12 +464,15 @@ def _materialise(ref: _TensorRef, where: str, name: str) -> np.ndarray:
   if not isinstance(storage, _Storage) or storage.array is None:
     raise ConfigError(f"{where}: tensor {name} has no storage data")
   shape, stride = ref.shape, ref.stride
-  if len(shape) != len(stride) or min((*shape, *stride, ref.offset), default=0) < 0:
+  values = (*shape, *stride, ref.offset)
+  if (len(shape) != len(stride) or not all(type(v) is int for v in values)
+      or min(values) < 0):
     raise ConfigError(f"{where}: tensor {name} has a malformed view {shape}/{stride}")
   if 0 in shape:
     return np.zeros(shape, storage.dtype)
   last = ref.offset + sum((n - 1) * s for n, s in zip(shape, stride, strict=True))
-  if last >= len(storage.array):
+  # More elements than the storage holds (a broadcast view) could ask for any amount of memory.
+  if last >= len(storage.array) or np.prod(shape, dtype=object) > len(storage.array):
     raise ConfigError(f"{where}: tensor {name} reaches past its storage")
   itemsize = storage.dtype.itemsize
   view = np.lib.stride_tricks.as_strided(storage.array[ref.offset:], shape,

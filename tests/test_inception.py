@@ -115,6 +115,17 @@ def test_malformed_files_are_one_line_config_errors(tmp_path):
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize("offset,shape,stride", [(2, (3,), (1,)), (0, (10**9,), (0,)),
+                                                  (0, (2.0,), (1,)), (0, (2,), (-1,))],
+                         ids=["past_end", "broadcast", "float_size", "negative_stride"])
+def test_a_view_outside_its_storage_is_refused(offset, shape, stride):
+  """A hostile offset/size/stride must not make as_strided read (or allocate) beyond it."""
+  storage = inception._Storage(np.float32, 4)
+  storage.array = np.arange(4, dtype=np.float32)
+  with pytest.raises(ConfigError, match="tensor w (reaches past|has a malformed view)"):
+    inception._materialise(inception._TensorRef(storage, offset, shape, stride), "f.pth", "w")
+
+
 def test_a_state_dict_of_another_network_is_refused():
   sd = torch_pth.random_fid_state_dict(0)
   del sd["Mixed_7c.branch_pool.conv.weight"]

@@ -10,6 +10,7 @@ import ml_collections
 from gan_jax.errors import ConfigError
 
 PARALLEL_MODES = ("pmap", "shard_map")
+EVAL_FEATURES = ("classifier", "inception")  # gan_jax.evaluation.FEATURES
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -65,6 +66,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.eval_every = 0  # Steps between evaluations with gan_jax.evaluate (0 = only at the end).
   c.train.eval_num = 2000  # Samples per evaluation.
   c.train.eval_at_end = True  # Evaluate the final state (gan_jax.evaluation) when training ends.
+  # Feature space of those evaluations: 'classifier' (fcd) | 'inception' (fid, kid, is; needs
+  # the FID Inception weights: train.inception_weights, else gan_jax.inception's lookup).
+  c.train.eval_features = "classifier"
+  c.train.inception_weights = ""
   c.train.skip_nonfinite = False  # Skip (and count) non-finite updates instead of stopping.
   # With skip_nonfinite: stop (one line, exit 1) once this many train steps in a row have each
   # skipped a non-finite update.
@@ -102,7 +107,8 @@ def base_config() -> ml_collections.ConfigDict:
 SCHEDULE_FIELDS = (
     "train.num_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
     "train.keep_checkpoints", "train.eval_every", "train.eval_num", "train.allow_config_change",
-    "train.skip_nonfinite", "train.max_consecutive_skips", "train.eval_at_end")
+    "train.skip_nonfinite", "train.max_consecutive_skips", "train.eval_at_end",
+    "train.eval_features", "train.inception_weights")
 
 
 def validate(config, *, num_devices: int) -> None:
@@ -132,6 +138,10 @@ def validate(config, *, num_devices: int) -> None:
   if config.optim.schedule not in state.LR_SCHEDULES:
     raise ConfigError(f"optim.schedule={config.optim.schedule!r} is unknown; "
                       f"valid: {', '.join(state.LR_SCHEDULES)}")
+  eval_features = config.train.get("eval_features", "classifier")
+  if eval_features not in EVAL_FEATURES:
+    raise ConfigError(f"train.eval_features={eval_features!r} is unknown; "
+                      f"valid: {', '.join(EVAL_FEATURES)}")
   if config.parallel not in PARALLEL_MODES:
     raise ConfigError(
         f"parallel={config.parallel!r} is unknown; valid: {', '.join(PARALLEL_MODES)}")

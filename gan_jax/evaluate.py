@@ -1,6 +1,6 @@
 """Evaluates the latest checkpoint of a run and appends the result to its metrics.
 
-  python -m gan_jax.evaluate --workdir=runs/cgan [--num=10000]
+  python -m gan_jax.evaluate --workdir=runs/cgan [--num=10000] [--features=inception]
 
 Prints one JSON object; the same object (with ``"eval": true``) is appended to the workdir's
 metrics.jsonl.
@@ -14,6 +14,7 @@ import os
 from absl import app, flags
 
 from gan_jax import cli
+from gan_jax.errors import ConfigError
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "A run directory written by gan_jax.main.")
@@ -21,6 +22,11 @@ flags.DEFINE_integer("num", 10000, "Number of generated (and real) samples.")
 flags.DEFINE_integer("seed", 0, "Seed of the latent draws and the real subset.")
 flags.DEFINE_string("cache_dir", None, "Feature-classifier cache (default $GAN_JAX_CACHE or "
                     "~/.cache/gan_jax).")
+flags.DEFINE_enum("features", "classifier", ["classifier", "inception"],
+                  "Feature space: the in-project classifier (fcd) or the FID Inception "
+                  "(fid, kid, is; needs its weights, see gan_jax.inception).")
+flags.DEFINE_string("inception_weights", None, "pytorch-fid's pt_inception-2015-12-05-6726825d"
+                    ".pth (default $GAN_JAX_INCEPTION_WEIGHTS, then the cache).")
 
 
 def append_record(workdir: str, record: dict) -> None:
@@ -33,7 +39,12 @@ def main(argv):
   from gan_jax import evaluation
 
   kwargs = {"cache_dir": FLAGS.cache_dir} if exp.dataset.is_image else {}
-  result = evaluation.evaluate(exp, state, num=FLAGS.num, seed=FLAGS.seed, **kwargs)
+  try:
+    result = evaluation.evaluate(exp, state, num=FLAGS.num, seed=FLAGS.seed,
+                                 features=FLAGS.features,
+                                 inception_weights=FLAGS.inception_weights, **kwargs)
+  except ConfigError as e:
+    cli.fail(str(e))
   record = {"step": step, "eval": True, **result}
   print(json.dumps(record), flush=True)
   append_record(FLAGS.workdir, record)

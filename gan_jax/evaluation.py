@@ -5,8 +5,9 @@
 Image datasets are measured in the feature space of a small classifier trained in-project on the
 dataset (``gan_jax.classifier``), so the Fréchet distance there is a Fréchet *Classifier*
 Distance, reported as ``fcd`` next to its real-vs-real floor (train split vs test split, same
-sample count). ``evaluate(..., feature_fn=f)`` takes any ``f(images) -> (N, F)`` instead, e.g.
-Inception features on a host that has the weights. 2-D mixtures are measured by their modes.
+sample count). ``evaluate(..., feature_fn=f)`` takes any ``f(images) -> (N, F)`` instead, and
+``evaluate(..., features='inception')`` gives the Inception metrics papers quote (gan_jax.fid).
+2-D mixtures are measured by their modes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from gan_jax import diagnostics, metrics, sampling
+from gan_jax.errors import ConfigError
 
 
 def _real_subset(x: np.ndarray, y, num: int, seed: int):
@@ -103,9 +105,24 @@ def evaluate_points(exp, state, *, num: int, seed: int = 0) -> dict:
   return out
 
 
-def evaluate(exp, state, *, num: int, seed: int = 0, **kwargs) -> dict:
-  """All metrics that apply to the run's dataset, as a flat dict of floats (and lists)."""
-  if exp.dataset.is_image:
+FEATURES = ("classifier", "inception")
+
+
+def evaluate(exp, state, *, num: int, seed: int = 0, features: str = "classifier",
+             inception_weights: str | None = None, **kwargs) -> dict:
+  """All metrics that apply to the run's dataset, as a flat dict of floats (and lists).
+
+  ``features='inception'`` measures images in the FID Inception's pool3 space instead
+  (``gan_jax.fid.evaluate_run``: fid, kid, is, precision/recall, density/coverage).
+  """
+  if features not in FEATURES:
+    raise ConfigError(f"features={features!r} is unknown; valid: {', '.join(FEATURES)}")
+  if features == "inception":
+    from gan_jax import fid
+
+    out = fid.evaluate_run(exp, state, num=num, seed=seed, weights_path=inception_weights,
+                           cache_dir=kwargs.get("cache_dir"))
+  elif exp.dataset.is_image:
     out = evaluate_images(exp, state, num=num, seed=seed, **kwargs)
   else:
     out = evaluate_points(exp, state, num=num, seed=seed)

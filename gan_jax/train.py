@@ -211,6 +211,11 @@ def train_and_evaluate(config, workdir: str) -> dict:
   par = parallel.DataParallel(config.parallel)
   exp = experiment.build(config, num_devices=par.num_devices)
   check_workdir_config(config, workdir)
+  tc = config.train
+  if tc.get("eval_features") == "inception" and (tc.eval_every or tc.eval_at_end):
+    from gan_jax import inception
+
+    inception.resolve_weights(tc.get("inception_weights") or None)  # fail before training
   workdir_lib.check_usable(workdir)  # a file, not writable, or held by a live run: refused
   is_chief = jax.process_index() == 0
 
@@ -356,7 +361,10 @@ def _instability(per_step: list[dict], history: list[dict], d_fake_is_probabilit
 def _evaluate(exp, state, step: int, writer) -> dict:
   from gan_jax import evaluation
 
-  result = evaluation.evaluate(exp, state, num=exp.config.train.eval_num)
+  tc = exp.config.train
+  result = evaluation.evaluate(exp, state, num=tc.eval_num,
+                               features=tc.get("eval_features", "classifier"),
+                               inception_weights=tc.get("inception_weights") or None)
   writer.scalars(step, {"eval": True, **result}, prefix="eval/")
   print(f"eval step {step}: " + " ".join(
       f"{k}={v:.4g}" for k, v in result.items() if isinstance(v, float)), flush=True)

@@ -97,3 +97,13 @@ def test_evaluate_cli_appends_to_metrics(tmp_path):
   with open(os.path.join(workdir, "metrics.jsonl")) as f:
     last = json.loads(f.readlines()[-1])
   assert last == printed
+  # Inception features need images: an error line (after Orbax's INFO logs), exit 2, nothing
+  # appended.
+  proc = run_module("gan_jax.evaluate", f"--workdir={workdir}", "--features=inception",
+                    check=False)
+  assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == (
+      "error: features='inception' needs an image dataset; data.name='mog_ring' holds 2-D "
+      "points"), proc.stderr
+  assert "Traceback" not in proc.stderr
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    assert json.loads(f.readlines()[-1]) == printed

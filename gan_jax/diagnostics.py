@@ -17,7 +17,7 @@ import numpy as np
 DEFAULT_WINDOW = 10
 # ‖∇_θ ℓ_G‖ / ‖θ_G‖ below which G's parameter gradient counts as vanished. Healthy runs log far
 # more: 2e-2 to 7e-2 over a 1000-step non-saturating cgan.py run, ~0.1 for experiments/tiny.py
-# (notes/wt-core.md); minimax with D(G(z)) ≈ 1e-2 scales it by about that factor.
+# (BUILD_NOTES.md, issue 11); minimax with D(G(z)) ≈ 1e-2 scales it by about that factor.
 G_GRAD_RATIO_MAX = 1e-3
 # KL(p ‖ uniform) of a class or mode histogram p above which the generator counts as collapsed:
 # 0.5 nats = log(K / K_eff) with K_eff = K·e^-0.5 ≈ 0.61·K, i.e. p is as concentrated as a

@@ -1,4 +1,7 @@
-"""FD etc. of one run's final checkpoint under each choice of the EMA generator's BN stats."""
+r"""FD etc. of one run's final checkpoint under each choice of the EMA generator's BN stats.
+
+  python benchmarks/ema_bn_modes.py WORKDIR NUM_SAMPLES
+"""
 import json
 import sys
 import time

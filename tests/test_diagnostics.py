@@ -86,16 +86,21 @@ def test_oscillation_is_detrended():
   assert diagnostics.oscillation(wave + 0.5 * t, 100, detrend=False)["variance"] > 200
 
 
-def test_vanishing_gradient_flag_needs_g_parameter_gradient_to_vanish():
-  """Saturated D(G(z)) and logit gradient, but G's parameters still get a healthy gradient
-  (‖∇‖/‖θ‖ = 0.05, as a healthy cgan run logs): no flag. With ‖∇‖/‖θ‖ = 1e-5: flag."""
-  history = _history(d_fake=0.001, g_logit_grad=0.001)
-  healthy = [{**r, "g_grad_norm": 5.0, "g_param_norm": 100.0} for r in history]
-  vanished = [{**r, "g_grad_norm": 1e-3, "g_param_norm": 100.0} for r in history]
-  assert not diagnostics.vanishing_gradient_flag(healthy)
-  assert diagnostics.summarize(healthy)["g_grad_ratio"] == pytest.approx(0.05)
+def test_vanishing_gradient_flag_from_either_witness():
+  """The saturated logit gradient raises the flag even while G's parameters get a healthy-looking
+  gradient (‖∇‖/‖θ‖ = 0.05, as a steep confident D gives); a vanished parameter gradient
+  (‖∇‖/‖θ‖ = 1e-5) raises it with unsaturated logits; neither: no flag."""
+  saturated = _history(d_fake=0.001, g_logit_grad=0.001)
+  unsaturated = _history(d_fake=0.4, g_logit_grad=0.4)
+  healthy_g = {"g_grad_norm": 5.0, "g_param_norm": 100.0}
+  vanished_g = {"g_grad_norm": 1e-3, "g_param_norm": 100.0}
+  assert diagnostics.vanishing_gradient_flag([{**r, **healthy_g} for r in saturated])
+  assert diagnostics.summarize([{**r, **healthy_g} for r in saturated])["g_grad_ratio"] == (
+      pytest.approx(0.05))
+  vanished = [{**r, **vanished_g} for r in unsaturated]
   assert diagnostics.vanishing_gradient_flag(vanished)
   assert diagnostics.summarize(vanished)["vanishing_gradient"] is True
+  assert not diagnostics.vanishing_gradient_flag([{**r, **healthy_g} for r in unsaturated])
 
 
 def test_mode_collapse_threshold():
@@ -169,3 +174,28 @@ def test_trainer_logs_per_step_oscillation_and_the_flags(tmp_path):
   assert summary["diagnostics"]["mode_collapse"] is records[-1]["mode_collapse"]
   assert summary["diagnostics"]["vanishing_gradient"] in (True, False)
   assert records[-1]["eval"] and isinstance(records[-1]["mode_collapse"], bool)
+
+
+@pytest.mark.parametrize("objective", ["minimax", "non_saturating"])
+def test_vanishing_gradient_flag_fires_on_minimax_with_a_strong_d(tmp_path, objective):
+  """The ring with a fast D (lr 1e-2) and a frozen-in-place G (lr 1e-7): D rejects every fake,
+  D(G(z)) → 0. The minimax G's gradient then vanishes (|∂ℓ_G/∂a| = D(G(z))) and the trainer's flag
+  is raised in metrics.jsonl and summary.json; the non-saturating G keeps |∂ℓ_G/∂a| ≈ 1 and is
+  not flagged."""
+  c = load_config("experiments/mog.py")
+  c.objective = objective
+  c.reg.r1_weight = 0.0
+  c.optim.schedule, c.optim.d_lr, c.optim.g_lr = "constant", 1e-2, 1e-7
+  c.train.num_steps, c.train.log_every = 400, 20
+  c.train.sample_every = c.train.checkpoint_every = 400
+  c.train.eval_at_end = False
+  workdir = str(tmp_path / objective)
+  out = train.train_and_evaluate(c, workdir)
+  with open(os.path.join(workdir, train.METRICS_FILE)) as f:
+    last = [json.loads(line) for line in f][-1]
+  with open(os.path.join(workdir, train.SUMMARY_FILE)) as f:
+    summary = json.load(f)["diagnostics"]
+  assert out["diagnostics"]["d_fake_mean"] < 0.05  # D is strong in both runs
+  flagged = objective == "minimax"
+  assert last["vanishing_gradient"] == int(flagged)
+  assert summary["vanishing_gradient"] is flagged

@@ -300,20 +300,16 @@ def get_classifier(dataset: Dataset, cache_dir: str | None = None, *,
   model = ClassifierCNN(dataset.num_classes)
   target = jax.device_get(
       model.init(jax.random.key(0), jnp.zeros((1, *dataset.example_shape)))["params"])
-  shipped = _load_shipped(fingerprint, target)
-  if shipped is not None:
-    params, meta = shipped
-    log(f"loaded the shipped {dataset.name} classifier from {SHIPPED} "
-        f"(test accuracy {meta['test_accuracy']:.4f})")
-    return FeatureClassifier(params, dataset.num_classes, dataset.example_shape,
-                             test_accuracy=meta["test_accuracy"])
-  cached = _load_cached(entry, fingerprint, target, log)
-  if cached is not None:
-    params, meta = cached
-    log(f"loaded the {dataset.name} classifier from {entry} "
-        f"(test accuracy {meta['test_accuracy']:.4f})")
-    return FeatureClassifier(params, dataset.num_classes, dataset.example_shape,
-                             test_accuracy=meta["test_accuracy"])
+  sources = (("shipped ", SHIPPED, lambda: _load_shipped(fingerprint, target)),  # first
+              ("", entry, lambda: _load_cached(entry, fingerprint, target, log)))
+  for kind, where, load in sources:
+    found = load()
+    if found is not None:
+      params, meta = found
+      log(f"loaded the {kind}{dataset.name} classifier from {where} "
+          f"(test accuracy {meta['test_accuracy']:.4f})")
+      return FeatureClassifier(params, dataset.num_classes, dataset.example_shape,
+                               test_accuracy=meta["test_accuracy"])
   log(f"training the {dataset.name} feature classifier: {steps} steps of batch {BATCH_SIZE} "
       f"on {len(dataset.train_x)} examples")
   t0 = time.perf_counter()

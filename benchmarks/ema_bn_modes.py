@@ -6,7 +6,8 @@ import json
 import sys
 import time
 
-from gan_jax import evaluation, experiment
+from gan_jax.evaluation import evaluator as evaluation
+from gan_jax.training import experiment
 
 workdir, num = sys.argv[1], int(sys.argv[2])
 exp, state, step = experiment.load_run(workdir)

@@ -50,9 +50,10 @@ import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
-from gan_jax import cli, configs, preemption
-from gan_jax import workdir as workdir_lib
+from gan_jax import cli, configs
 from gan_jax.errors import ConfigError
+from gan_jax.training import preemption
+from gan_jax.training import workdir as workdir_lib
 
 FLAGS = flags.FLAGS
 
@@ -253,7 +254,10 @@ def train_run(spec: RunSpec, directory: str) -> dict:
   The trainer evaluates the final state itself (train.eval_at_end); a run that was already
   trained to the end (or has eval_at_end off) is evaluated here, from its last checkpoint.
   """
-  from gan_jax import evaluation, experiment, sampling, train
+  from gan_jax.evaluation import evaluator as evaluation
+  from gan_jax.evaluation import sampling
+  from gan_jax.training import experiment
+  from gan_jax.training import loop as train
 
   config = spec.config
   result = dict(name=spec.name, group=spec.group, seed=spec.seed, settings=spec.settings,
@@ -294,7 +298,8 @@ def _append_jsonl(path: str, record: dict) -> None:
 def _final_train_metrics(history: list[dict], objective: str) -> dict:
   """Last logged training metrics, mean steps/s, and (logit objectives) whether G's gradient
   vanished at the end (gan_jax.diagnostics, over the whole metrics.jsonl of a resumed run)."""
-  from gan_jax import diagnostics, losses
+  from gan_jax import losses
+  from gan_jax.evaluation import diagnostics
 
   if not history:
     return {}
@@ -311,7 +316,9 @@ def _final_train_metrics(history: list[dict], objective: str) -> dict:
 
 def check_runs(runs: list[RunSpec], workdir: str) -> None:
   """Builds every run (config, data, models) and checks its workdir before anything trains."""
-  from gan_jax import data, experiment, parallel, train
+  from gan_jax.data import datasets as data
+  from gan_jax.training import experiment, parallel
+  from gan_jax.training import loop as train
 
   datasets = {}
   for spec in runs:
@@ -592,7 +599,8 @@ def plot_grad_norms(results: list[dict], workdir: str) -> str:
 
 def plot_samples(results: list[dict], workdir: str) -> str:
   """samples.png: the final samples of each group's first finished seed, one panel a group."""
-  from gan_jax import data, sampling
+  from gan_jax.data import datasets as data
+  from gan_jax.evaluation import sampling
 
   plt = _pyplot()
   firsts = {}

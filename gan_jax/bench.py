@@ -77,7 +77,8 @@ def setup(config):
   """(DataParallel, Experiment, mapped train step, state, one fixed real batch, key)."""
   import jax
 
-  from gan_jax import data, experiment, parallel
+  from gan_jax.data import datasets as data
+  from gan_jax.training import experiment, parallel
 
   par = parallel.DataParallel(config.parallel)
   exp = experiment.build(config, num_devices=par.num_devices)
@@ -96,7 +97,7 @@ def benchmark(config, *, steps: int, repeats: int, warmup: int, seeds: int = 1) 
   import numpy as np
 
   from gan_jax import models
-  from gan_jax import state as state_lib
+  from gan_jax.training import state as state_lib
 
   par, exp, step_fn, state, batch, key = setup(config)
   shapes = jax.eval_shape(exp.init_state)

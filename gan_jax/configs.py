@@ -113,8 +113,11 @@ SCHEDULE_FIELDS = (
 
 def validate(config, *, num_devices: int) -> None:
   """Raises ConfigError (one line naming the field and the valid choices) for a bad config."""
-  from gan_jax import augment, losses, models, sampling, state
+  from gan_jax import losses, models
+  from gan_jax.evaluation import sampling
   from gan_jax.models import dcgan
+  from gan_jax.ops import augment
+  from gan_jax.training import state
 
   if config.objective not in losses.NAMES:
     raise ConfigError(

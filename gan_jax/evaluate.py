@@ -36,7 +36,7 @@ def append_record(workdir: str, record: dict) -> None:
 
 def main(argv):
   exp, state, step = cli.load_run_from_flags(argv, FLAGS, min_num=2)
-  from gan_jax import evaluation
+  from gan_jax.evaluation import evaluator as evaluation
 
   kwargs = {"cache_dir": FLAGS.cache_dir} if exp.dataset.is_image else {}
   try:

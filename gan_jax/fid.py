@@ -28,8 +28,9 @@ import numpy as np
 from absl import app, flags
 from scipy import special
 
-from gan_jax import cli, metrics
+from gan_jax import cli
 from gan_jax.errors import ConfigError
+from gan_jax.evaluation import metrics
 
 PROTOCOL = ("pytorch-fid pt_inception-2015-12-05 pool3; input (x+1)/2 bilinearly resized to "
             "299x299 (half-pixel centres, no antialias), then 2u-1")
@@ -123,7 +124,7 @@ _EXTRACTORS: dict = {}
 
 def get_extractor(weights_path: str | None = None, cache_dir: str | None = None):
   """``inception.load(...)``, once per process for each weights file."""
-  from gan_jax import inception
+  from gan_jax.evaluation import inception
 
   path = inception.resolve_weights(weights_path, cache_dir=cache_dir)
   if path not in _EXTRACTORS:
@@ -133,7 +134,7 @@ def get_extractor(weights_path: str | None = None, cache_dir: str | None = None)
 
 def _reference_path(dataset, num: int, seed: int, weights_sha256: str, cache_dir) -> str:
   """<cache root>/inception/stats/<name>-<sha1 of protocol, weights, num, seed, data sample>."""
-  from gan_jax.classifier import cache_root
+  from gan_jax.evaluation.classifier import cache_root
 
   h = hashlib.sha1(f"{PROTOCOL} {weights_sha256} num={num} seed={seed}".encode())
   x = dataset.train_x
@@ -162,7 +163,7 @@ def reference_stats(dataset, feature_fn, *, num: int, seed: int = 0,
 def evaluate_run(exp, state, *, num: int, seed: int = 0, weights_path: str | None = None,
                  cache_dir: str | None = None, feature_fn=None) -> dict:
   """The Inception metrics of ``num`` samples of a run against ``num`` train images."""
-  from gan_jax import sampling
+  from gan_jax.evaluation import sampling
 
   if not exp.dataset.is_image:
     raise ConfigError(f"features='inception' needs an image dataset; data.name="
@@ -209,7 +210,8 @@ def read_source(spec: str, label: str):
                         "(gan_jax.sample's output) or statistics from --save_stats")
     images = arrays["images"]
   else:
-    from gan_jax import configs, data
+    from gan_jax import configs
+    from gan_jax.data import datasets as data
 
     data_config = configs.base_config().data
     data_config.name = spec
@@ -234,7 +236,7 @@ def main(argv):
              "[--save_stats=OUT.npz]")
   if FLAGS.num < 0 or FLAGS.batch_size < 1:
     cli.fail(f"--num={FLAGS.num} must be >= 0 and --batch_size={FLAGS.batch_size} >= 1")
-  from gan_jax import inception
+  from gan_jax.evaluation import inception
 
   try:
     sources = [read_source(spec, label) for spec, label in zip(argv[1:], "AB", strict=True)]

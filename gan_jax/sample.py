@@ -25,7 +25,7 @@ flags.DEFINE_integer("seed", 0, "Seed of the latent draws.")
 
 def main(argv):
   exp, state, step = cli.load_run_from_flags(argv, FLAGS, min_num=1)
-  from gan_jax import sampling
+  from gan_jax.evaluation import sampling
 
   out = sampling.draw_samples(exp, state, FLAGS.num, FLAGS.seed)
   tmp = FLAGS.out + ".tmp.npz"

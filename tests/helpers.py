@@ -61,8 +61,8 @@ def gan_players(discriminator, *, generator=None, objective: str = "non_saturati
   import jax
   import ml_collections
 
-  from gan_jax import state, steps
   from gan_jax.models import mlp
+  from gan_jax.training import state, steps
 
   generator = generator or mlp.MLPGenerator(
       out_shape=tuple(example_shape), width=16, depth=1, num_classes=num_classes)
@@ -82,7 +82,7 @@ def gan_players(discriminator, *, generator=None, objective: str = "non_saturati
 def _one_device():
   import jax
 
-  from gan_jax import parallel
+  from gan_jax.training import parallel
 
   return parallel.DataParallel("pmap", devices=jax.devices()[:1])
 

@@ -13,8 +13,9 @@ import numpy as np
 import optax
 import pytest
 
-from gan_jax import parallel, state, steps, train
 from gan_jax.models import mlp
+from gan_jax.training import loop as train
+from gan_jax.training import parallel, state, steps
 from tests.helpers import load_config
 
 PAR = parallel.DataParallel("pmap", devices=jax.devices()[:1])

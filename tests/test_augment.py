@@ -8,8 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax import augment, data, parallel, state, steps
+from gan_jax.data import datasets as data
 from gan_jax.errors import ConfigError
+from gan_jax.ops import augment
+from gan_jax.training import parallel, state, steps
 
 PAR = parallel.DataParallel("pmap", devices=jax.devices()[:1])
 

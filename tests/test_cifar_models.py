@@ -35,8 +35,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax import data, experiment, models, parallel
+from gan_jax import models
+from gan_jax.data import datasets as data
 from gan_jax.errors import ConfigError
+from gan_jax.training import experiment, parallel
 from tests.helpers import load_config
 
 PAR = parallel.DataParallel("pmap", devices=jax.devices()[:1])

@@ -6,7 +6,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from gan_jax import data
+from gan_jax.data import datasets as data
 from gan_jax.errors import ConfigError
 
 

@@ -10,7 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax import diagnostics, evaluation, experiment, train
+from gan_jax.evaluation import diagnostics
+from gan_jax.evaluation import evaluator as evaluation
+from gan_jax.training import experiment
+from gan_jax.training import loop as train
 from tests.helpers import load_config
 
 

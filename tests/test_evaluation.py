@@ -10,7 +10,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax import classifier, configs, data, evaluation, experiment
+from gan_jax import configs
+from gan_jax.data import datasets as data
+from gan_jax.evaluation import classifier
+from gan_jax.evaluation import evaluator as evaluation
+from gan_jax.training import experiment
 from tests.helpers import run_module
 
 

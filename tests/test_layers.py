@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from jax.sharding import Mesh, PartitionSpec
 
-from gan_jax.models.layers import FastConv, FastConvTranspose
+from gan_jax.ops.conv import FastConv, FastConvTranspose
 from tests.helpers import run_script
 
 RTOL, ATOL = 1e-4, 1e-5

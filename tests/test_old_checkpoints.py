@@ -8,7 +8,8 @@ import shutil
 
 import pytest
 
-from gan_jax import experiment, train
+from gan_jax.training import experiment
+from gan_jax.training import loop as train
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "old_checkpoints")
 

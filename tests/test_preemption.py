@@ -22,7 +22,8 @@ import jax
 import numpy as np
 import pytest
 
-from gan_jax import data, workdir
+from gan_jax.data import datasets as data
+from gan_jax.training import workdir
 from tests.helpers import REPO, cpu_env, run_module
 
 TINY = "--config=experiments/tiny.py"
@@ -59,7 +60,7 @@ def _steps(run_dir: str) -> list[int]:
 
 def _params(run_dir: str):
   """(step, G/D/EMA parameter arrays) of a workdir's latest checkpoint."""
-  from gan_jax import checkpointing, experiment
+  from gan_jax.training import checkpointing, experiment
 
   config = experiment.load_workdir_config(run_dir)
   ckpt = checkpointing.Checkpointer(run_dir)
@@ -348,7 +349,8 @@ def test_a_failed_metrics_line_leaves_the_file_as_it_was(tmp_path):
 
 def test_a_failed_picture_leaves_no_file(tmp_path, monkeypatch):
   """A PNG that fails half-way (here: half its bytes, then a full disk) leaves no file."""
-  from gan_jax import sampling, train
+  from gan_jax.evaluation import sampling
+  from gan_jax.training import loop as train
 
   def half_then_full(picture, path):
     with open(path, "wb") as f:

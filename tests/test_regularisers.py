@@ -12,8 +12,9 @@ import ml_collections
 import numpy as np
 import pytest
 
-from gan_jax import losses, models, parallel, steps
+from gan_jax import losses, models
 from gan_jax.models import mlp
+from gan_jax.training import parallel, steps
 from tests.helpers import gan_players, mapped_d_step
 
 N = 2048  # Real examples per D update: enough for noise statistics within a few percent.

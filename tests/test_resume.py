@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from gan_jax import train
+from gan_jax.training import loop as train
 from tests.helpers import load_config
 
 # Metrics that depend on the wall clock, not on the run.

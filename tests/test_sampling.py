@@ -7,7 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax import data, evaluation, experiment, sampling
+from gan_jax.data import datasets as data
+from gan_jax.evaluation import evaluator as evaluation
+from gan_jax.evaluation import sampling
+from gan_jax.training import experiment
 from tests.helpers import load_config
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import optax
 import pytest
 
-from gan_jax import experiment, parallel, state, steps
 from gan_jax.models import dcgan, mlp
+from gan_jax.training import experiment, parallel, state, steps
 from tests.helpers import load_config
 
 PAR = parallel.DataParallel("pmap", devices=jax.devices()[:1])
@@ -121,9 +121,9 @@ def _power_iteration(u, kernel):
 def _sn_players(objective: str, **step_config):
   import ml_collections
 
-  from gan_jax import state as state_lib
-  from gan_jax import steps as steps_lib
   from gan_jax.models import mlp
+  from gan_jax.training import state as state_lib
+  from gan_jax.training import steps as steps_lib
 
   generator = mlp.MLPGenerator(out_shape=(2,), width=8, depth=1)
   discriminator = mlp.MLPDiscriminator(width=8, depth=2, spectral_norm=True)
@@ -197,7 +197,7 @@ def test_spectral_norm_advances_once_and_the_penalty_sees_the_adversarial_sigma(
 
 
 def test_ema_decay_warms_up_and_starts_at_the_start_step():
-  from gan_jax import steps as steps_lib
+  from gan_jax.training import steps as steps_lib
 
   t = np.arange(0, 20000)
   np.testing.assert_allclose(np.asarray(steps_lib.ema_decay_at(t, 0.999)),

@@ -11,7 +11,8 @@ from __future__ import annotations
 import flax.linen as nn
 import jax.numpy as jnp
 
-from gan_jax.models import common, layers
+from gan_jax.models import common
+from gan_jax.ops import conv as layers
 
 CONV_IMPLS = ("fast", "stock")
 

@@ -27,8 +27,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
 
-from gan_jax import workdir as workdir_lib
 from gan_jax.errors import ConfigError
+from gan_jax.training import workdir as workdir_lib
 
 CHECKPOINT_DIR = "checkpoints"
 DIGEST_KEY = "state_digest"

@@ -183,7 +183,9 @@ def load_dataset(data_config) -> Dataset:
     return load_mog(name)
   if name == "npz":
     raise ConfigError("data.name='npz' needs data.path pointing to a Keras-layout .npz file")
-  from gan_jax import tfds_data  # TFDS is the seam for every other dataset name.
+  from gan_jax.data import (
+    tfds_source as tfds_data,  # TFDS is the seam for every other dataset name.
+  )
 
   return tfds_data.load(name, data_config)
 

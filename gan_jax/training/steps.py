@@ -19,8 +19,9 @@ import jax.numpy as jnp
 import optax
 from jax import lax
 
-from gan_jax import augment, losses
-from gan_jax.state import GANState, Optimizers
+from gan_jax import losses
+from gan_jax.ops import augment
+from gan_jax.training.state import GANState, Optimizers
 
 AXIS = "batch"
 # fold_in stream of the DiffAugment keys, apart from the steps' other draws.

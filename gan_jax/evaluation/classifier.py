@@ -43,9 +43,9 @@ import numpy as np
 import optax
 import orbax.checkpoint as ocp
 
-from gan_jax import metrics
-from gan_jax.data import Dataset
+from gan_jax.data.datasets import Dataset
 from gan_jax.errors import ConfigError
+from gan_jax.evaluation import metrics
 
 FeatureFn = Callable[[np.ndarray], np.ndarray]
 
@@ -59,7 +59,7 @@ DEFAULT_EPOCHS = 3
 MIN_TRAIN_STEPS = 500
 EVAL_BATCH_SIZE = 500
 META_FILE = "meta.json"
-SHIPPED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets",
+SHIPPED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets",
                        "mnist_classifier.npz")
 _META_KEY = "__meta__"
 

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gan_jax import state as state_lib
+from gan_jax.training import state as state_lib
 
 
 def fixed_latents(seed: int, num: int, z_dim: int, num_classes: int):

@@ -505,7 +505,7 @@ def read_state_dict(path: str) -> dict[str, np.ndarray]:
 
 def default_weights_path(cache_dir: str | None = None) -> str:
   """<cache root>/inception/pt_inception-2015-12-05-6726825d.pth (~/.cache/gan_jax by default)."""
-  from gan_jax.classifier import cache_root
+  from gan_jax.evaluation.classifier import cache_root
 
   return os.path.join(cache_root(cache_dir), "inception", WEIGHTS_FILE)
 

@@ -13,8 +13,10 @@ import os
 import jax
 import ml_collections
 
-from gan_jax import configs, data, models, state, steps
+from gan_jax import configs, models
+from gan_jax.data import datasets as data
 from gan_jax.errors import ConfigError
+from gan_jax.training import state, steps
 
 CONFIG_FILE = "config.json"
 
@@ -78,7 +80,7 @@ def load_run(workdir: str, dataset: data.Dataset | None = None):
 
   The experiment is built for one device (inference); raises ConfigError without a checkpoint.
   """
-  from gan_jax import checkpointing
+  from gan_jax.training import checkpointing
 
   config = load_workdir_config(workdir)
   exp = build(config, num_devices=1, dataset=dataset)

@@ -18,20 +18,12 @@ import jax
 import numpy as np
 from absl import logging
 
-from gan_jax import (
-  checkpointing,
-  configs,
-  data,
-  diagnostics,
-  experiment,
-  metrics,
-  parallel,
-  preemption,
-  sampling,
-  steps,
-)
-from gan_jax import workdir as workdir_lib
+from gan_jax import configs
+from gan_jax.data import datasets as data
 from gan_jax.errors import ConfigError
+from gan_jax.evaluation import diagnostics, metrics, sampling
+from gan_jax.training import checkpointing, experiment, parallel, preemption, steps
+from gan_jax.training import workdir as workdir_lib
 
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -213,7 +205,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   check_workdir_config(config, workdir)
   tc = config.train
   if tc.get("eval_features") == "inception" and (tc.eval_every or tc.eval_at_end):
-    from gan_jax import inception
+    from gan_jax.evaluation import inception
 
     inception.resolve_weights(tc.get("inception_weights") or None)  # fail before training
   workdir_lib.check_usable(workdir)  # a file, not writable, or held by a live run: refused
@@ -359,7 +351,7 @@ def _instability(per_step: list[dict], history: list[dict], d_fake_is_probabilit
 
 
 def _evaluate(exp, state, step: int, writer) -> dict:
-  from gan_jax import evaluation
+  from gan_jax.evaluation import evaluator as evaluation
 
   tc = exp.config.train
   result = evaluation.evaluate(exp, state, num=tc.eval_num,

@@ -20,7 +20,7 @@ import importlib.util
 
 import numpy as np
 
-from gan_jax import data
+from gan_jax.data import datasets as data
 from gan_jax.errors import ConfigError
 
 TEST_SPLIT = "test"

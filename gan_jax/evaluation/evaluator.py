@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gan_jax import diagnostics, metrics, sampling
 from gan_jax.errors import ConfigError
+from gan_jax.evaluation import diagnostics, metrics, sampling
 
 
 def _real_subset(x: np.ndarray, y, num: int, seed: int):
@@ -32,7 +32,7 @@ def evaluate_images(exp, state, *, num: int, seed: int = 0, classifier=None,
   Conditional runs add conditional accuracy (the classifier agrees with the requested label) and
   intra-class fcd (mean over classes of the fcd between fake and real examples of that class).
   """
-  from gan_jax import classifier as classifier_lib
+  from gan_jax.evaluation import classifier as classifier_lib
 
   ds = exp.dataset
   if classifier is None and ds.has_labels:
@@ -83,7 +83,7 @@ _FLOORS: dict = {}
 
 def _floor(dataset, classifier, num: int) -> float:
   """The real-vs-real fcd (train vs test split, ``num`` each), computed once per process."""
-  from gan_jax import classifier as classifier_lib
+  from gan_jax.evaluation import classifier as classifier_lib
 
   key = (dataset.name, len(dataset.train_x), num, id(classifier))
   if key not in _FLOORS:

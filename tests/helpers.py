@@ -56,7 +56,7 @@ def load_config(path: str, arg: str | None = None):
 def gan_players(discriminator, *, generator=None, objective: str = "non_saturating",
                 lr: float = 1e-3, z_dim: int = 2, example_shape=(2,), num_classes: int = 0,
                 optimizers=None, seed: int = 0, **step_config):
-  """(GANSteps, initial GANState) for ``discriminator`` and a small G (by default an MLP on
+  """(steps.Steps, initial GANState) for ``discriminator`` and a small G (by default an MLP on
   2-D points), with Adam(lr, β=(0.5, 0.9)) for both players unless ``optimizers`` is given."""
   import jax
   import ml_collections
@@ -70,7 +70,7 @@ def gan_players(discriminator, *, generator=None, objective: str = "non_saturati
       ml_collections.ConfigDict(dict(g_lr=lr, d_lr=lr, b1=0.5, b2=0.9)))
   cfg = steps.StepConfig(objective=objective, num_devices=1, z_dim=z_dim,
                          num_classes=num_classes, **step_config)
-  gan = steps.GANSteps(generator=generator, discriminator=discriminator,
+  gan = steps.bind(generator=generator, discriminator=discriminator,
                        optimizers=optimizers, cfg=cfg)
   init = state.create_state(
       jax.random.key(seed), generator=generator, discriminator=discriminator,
@@ -95,7 +95,11 @@ def mapped_d_step(gan, st, batch: dict, key: int = 1, generated=None):
   import jax
 
   par = _one_device()
-  step = par.map_step(lambda s, b, k: gan.d_step(s, b, k, generated), donate_state=False)
+  from gan_jax.training import steps
+
+  shared = None if generated is None else steps.SharedForward(*generated)
+  step = par.map_step(lambda s, b, k: gan.d_update(s, b, k, generated=shared),
+                      donate_state=False)
   new, metrics = step(par.put_state(st), par.put_batch(batch), jax.random.key(key))
   return par.get_state(new), par.fetch(metrics)
 
@@ -105,14 +109,16 @@ def mapped_g_step(gan, st, local_batch: int, key: int = 1, latents=None):
   import jax
   import numpy as np
 
-  def g_step(s, _, k):
+  from gan_jax.training import steps
+
+  def g_update(s, _, k):
     generated = None
     if latents is not None:
-      generated = (*gan._generate_with_vjp(s, *latents), latents[1])
-    return gan.g_step(s, local_batch, k, generated)
+      generated = steps.shared_forward(s, *latents, generator=gan.generator)
+    return gan.g_update(s, local_batch, k, generated=generated)
 
   par = _one_device()
-  step = par.map_step(g_step, donate_state=False)
+  step = par.map_step(g_update, donate_state=False)
   new, metrics = step(par.put_state(st), par.put_batch({"x": np.zeros((local_batch, 1))}),
                       jax.random.key(key))
   return par.get_state(new), par.fetch(metrics)

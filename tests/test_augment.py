@@ -129,7 +129,7 @@ def test_diffaugment_reaches_d_on_real_and_fake_and_g_through_it():
   g, d = _ConstantG(), _SpyD()
   tx = state.make_optimizers(_optim())
   cfg = steps.StepConfig(objective="non_saturating", num_devices=1, z_dim=2, diffaug="cutout")
-  gan = steps.GANSteps(generator=g, discriminator=d, optimizers=tx, cfg=cfg)
+  gan = steps.bind(generator=g, discriminator=d, optimizers=tx, cfg=cfg)
   s = state.create_state(jax.random.key(0), generator=g, discriminator=d, optimizers=tx,
                          z_dim=2, example_shape=(32, 32, 3))
   seen.clear()

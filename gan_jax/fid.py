@@ -28,7 +28,7 @@ import numpy as np
 from absl import app, flags
 from scipy import special
 
-from gan_jax import cli
+from gan_jax import cli, rng
 from gan_jax.errors import ConfigError
 from gan_jax.evaluation import metrics
 
@@ -170,8 +170,8 @@ def evaluate_run(exp, state, *, num: int, seed: int = 0, weights_path: str | Non
                       f"{exp.dataset.name!r} holds 2-D points")
   feature_fn = feature_fn or get_extractor(weights_path, cache_dir)
   ref = reference_stats(exp.dataset, feature_fn, num=num, seed=seed, cache_dir=cache_dir)
-  # The same latents as gan_jax.evaluation's classifier metrics (fixed_latents(seed + 1)).
-  fake = sampling.draw_samples(exp, state, num, seed + 1)["images"]
+  # The same latents as the classifier metrics (gan_jax.rng's eval stream).
+  fake = sampling.draw_samples(exp, state, num, rng.streams(seed).eval)["images"]
   gen = InceptionStats.of_images(feature_fn, fake)
   return {"num": int(num), "features": "inception", **inception_metrics(ref, gen, seed=seed)}
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gan_jax import rng
 from gan_jax.errors import ConfigError
 from gan_jax.evaluation import diagnostics, metrics, sampling
 
@@ -131,7 +132,8 @@ def evaluate(exp, state, *, num: int, seed: int = 0, features: str = "classifier
 
 
 def _generate(exp, state, num: int, seed: int) -> dict:
-  z, labels = sampling.fixed_latents(seed + 1, num, exp.config.model.z_dim, exp.num_classes)
+  z, labels = sampling.fixed_latents(rng.streams(seed).eval, num, exp.config.model.z_dim,
+                                     exp.num_classes)
   x = sampling.generate(sampling.make_generate_fn(exp.generator),
                         sampling.sampling_variables(exp, state), z, labels)
   out = {"images" if exp.dataset.is_image else "samples": x}

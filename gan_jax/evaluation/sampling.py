@@ -10,18 +10,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gan_jax import rng
 from gan_jax.training import state as state_lib
 
 
 def fixed_latents(seed: int, num: int, z_dim: int, num_classes: int):
-  """Reproducible (z, labels): label i % num_classes for sample i (None when unconditional)."""
-  z = jax.random.normal(jax.random.fold_in(jax.random.key(seed), 7919), (num, z_dim))
+  """Reproducible (z, labels) of a latent seed (``rng``'s sample, eval or standing stream):
+  z from ``rng.latent_key(seed)``, label i % num_classes for sample i (None when unconditional)."""
+  z = jax.random.normal(rng.latent_key(seed), (num, z_dim))
   labels = jnp.arange(num) % num_classes if num_classes else None
   return z, labels
 
 
+@functools.cache
 def make_generate_fn(generator):
-  """jit-compiled G(z, c) in inference mode (running BatchNorm statistics)."""
+  """jit-compiled G(z, c) in inference mode (running BatchNorm statistics), one per generator
+  (a Flax module is a hashable dataclass), so each batch shape compiles once per process."""
   return jax.jit(lambda variables, z, labels: generator.apply(variables, z, labels, train=False))
 
 
@@ -43,8 +47,8 @@ def standing_batch_stats(generator, variables, *, z_dim: int, num_classes: int, 
   avg(v_i + m_i²) - mean²: the statistics of all STANDING_BATCHES·STANDING_BATCH_SIZE samples.
   """
   exact = generator.clone(bn_momentum=0.0, axis_name=None)
-  z, labels = fixed_latents(seed + 104729, STANDING_BATCHES * STANDING_BATCH_SIZE, z_dim,
-                            num_classes)
+  z, labels = fixed_latents(rng.streams(seed).standing, STANDING_BATCHES * STANDING_BATCH_SIZE,
+                            z_dim, num_classes)
   passes = [_batch_stats_of(exact, variables, z[i:i + STANDING_BATCH_SIZE],
                             None if labels is None else labels[i:i + STANDING_BATCH_SIZE])
             for i in range(0, len(z), STANDING_BATCH_SIZE)]
@@ -98,11 +102,18 @@ def sampling_variables(exp, state) -> dict:
 
 def generate(generate_fn, variables, z, labels, *, batch_size: int = 500):
   """G(z, labels) for every row of ``z`` with ``variables`` (of ``sampling_variables``), as
-  float32 numpy, in batches of ``batch_size``."""
+  float32 numpy, in batches of min(batch_size, rows): a ragged last batch is padded (with its
+  last row) to that size and cut back, so every batch has the one compiled shape."""
+  num = z.shape[0]
+  batch_size = min(batch_size, num)
+  pad = lambda a, n: jnp.pad(  # noqa: E731 - repeat the last row n times
+      jnp.asarray(a), [(0, n)] + [(0, 0)] * (np.ndim(a) - 1), mode="edge")
   outs = []
-  for i in range(0, z.shape[0], batch_size):
-    lab = None if labels is None else labels[i:i + batch_size]
-    outs.append(np.asarray(generate_fn(variables, z[i:i + batch_size], lab), np.float32))
+  for i in range(0, num, batch_size):
+    rows = min(batch_size, num - i)
+    lab = None if labels is None else pad(labels[i:i + rows], batch_size - rows)
+    out = generate_fn(variables, pad(z[i:i + rows], batch_size - rows), lab)
+    outs.append(np.asarray(out, np.float32)[:rows])
   return np.concatenate(outs)
 
 

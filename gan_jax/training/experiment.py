@@ -10,10 +10,9 @@ import dataclasses
 import json
 import os
 
-import jax
 import ml_collections
 
-from gan_jax import configs, models
+from gan_jax import configs, models, rng
 from gan_jax.data import datasets as data
 from gan_jax.errors import ConfigError
 from gan_jax.training import state, steps
@@ -28,12 +27,12 @@ class Experiment:
   generator: object
   discriminator: object
   optimizers: state.Optimizers
-  steps: steps.GANSteps
+  steps: steps.Steps  # d_update, g_update, train_step bound to these players
   num_classes: int  # 0 for unconditional runs
 
   def init_state(self) -> state.GANState:
     return state.create_state(
-        jax.random.key(self.config.seed), generator=self.generator,
+        rng.streams(self.config.seed).init, generator=self.generator,
         discriminator=self.discriminator, optimizers=self.optimizers,
         z_dim=self.config.model.z_dim, example_shape=self.dataset.example_shape,
         num_classes=self.num_classes)
@@ -52,8 +51,8 @@ def build(config, *, num_devices: int, dataset: data.Dataset | None = None) -> E
       config.optim, num_steps=config.train.num_steps, n_critic=config.train.n_critic)
   step_cfg = steps.StepConfig.from_config(
       config, num_devices=num_devices, num_classes=dataset.num_classes)
-  gan_steps = steps.GANSteps(generator=generator, discriminator=discriminator,
-                             optimizers=optimizers, cfg=step_cfg)
+  gan_steps = steps.bind(generator=generator, discriminator=discriminator,
+                         optimizers=optimizers, cfg=step_cfg)
   return Experiment(config, dataset, generator, discriminator, optimizers, gan_steps, num_classes)
 
 

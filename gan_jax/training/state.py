@@ -18,7 +18,7 @@ import optax
 class GANState:
   """Everything that changes during training, for G and D together."""
 
-  step: jax.Array  # Train steps done (int32 scalar); the RNG is fold_in(seed_key, step).
+  step: jax.Array  # Train steps done (int32 scalar); its draws: fold_in(train_key, step).
   g_params: Any
   d_params: Any
   g_opt_state: Any

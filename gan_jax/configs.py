@@ -53,7 +53,8 @@ def base_config() -> ml_collections.ConfigDict:
   # | 'none' (D ignores labels).
   c.model.conditioning = "projection"
   c.model.embed_dim = 128  # Size of G's label embedding (biggan32: the shared class embedding).
-  c.model.conv_impl = "fast"  # DCGAN convs: 'fast' (custom-gradient, fast on CPU) | 'stock'.
+  # Convolutions: 'fast' (custom-gradient, fast on CPU) | 'stock' | 'auto' (fast on CPU only).
+  c.model.conv_impl = "fast"
 
   c.train = ml_collections.ConfigDict()
   c.train.batch_size = 64  # Global batch, split over all devices.
@@ -115,8 +116,7 @@ def validate(config, *, num_devices: int) -> None:
   """Raises ConfigError (one line naming the field and the valid choices) for a bad config."""
   from gan_jax import losses, models
   from gan_jax.evaluation import sampling
-  from gan_jax.models import dcgan
-  from gan_jax.ops import augment
+  from gan_jax.ops import augment, conv
   from gan_jax.training import state
 
   if config.objective not in losses.NAMES:
@@ -132,9 +132,9 @@ def validate(config, *, num_devices: int) -> None:
     raise ConfigError(f"model.d_norm={config.model.d_norm!r} is unknown; "
                       f"valid: {', '.join(models.D_NORMS)}")
   augment.parse_policy(config.reg.get("diffaug", ""))
-  if config.model.get("conv_impl", "fast") not in dcgan.CONV_IMPLS:
+  if config.model.get("conv_impl", "fast") not in conv.CONV_IMPLS:
     raise ConfigError(f"model.conv_impl={config.model.conv_impl!r} is unknown; "
-                      f"valid: {', '.join(dcgan.CONV_IMPLS)}")
+                      f"valid: {', '.join(conv.CONV_IMPLS)}")
   if config.ema_bn_stats not in sampling.EMA_BN_STATS:
     raise ConfigError(f"ema_bn_stats={config.ema_bn_stats!r} is unknown; "
                       f"valid: {', '.join(sampling.EMA_BN_STATS)}")

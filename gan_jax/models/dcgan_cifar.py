@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from gan_jax.models import common
-from gan_jax.models.dcgan import conv_layers
+from gan_jax.ops import conv as conv_ops
 
 DEFAULT_WIDTH = 64
 
@@ -38,7 +38,7 @@ class DCGANCifarGenerator(nn.Module):
   @nn.compact
   def __call__(self, z, labels=None, *, train: bool = True):
     w = self.width or DEFAULT_WIDTH
-    conv, conv_t = conv_layers(self.conv_impl)
+    conv, conv_t = conv_ops.layer_classes(self.conv_impl)
     sn = lambda layer, x: common.maybe_spectral_norm(  # noqa: E731
         layer, x, enabled=self.spectral_norm, train=train)
     cond = jax.nn.one_hot(labels, self.num_classes) if self.num_classes else None
@@ -71,7 +71,7 @@ class DCGANCifarDiscriminator(nn.Module):
   @nn.compact
   def __call__(self, x, labels=None, *, train: bool = True):
     w = self.width or DEFAULT_WIDTH
-    conv, _ = conv_layers(self.conv_impl)
+    conv, _ = conv_ops.layer_classes(self.conv_impl)
     h = x
     if self.num_classes and self.conditioning == "concat":
       h = common.concat_label_channels(h, labels, self.num_classes)

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from gan_jax.models import common
-from gan_jax.models.dcgan import conv_layers
+from gan_jax.ops import conv as conv_ops
 
 DEFAULT_WIDTH = 64
 
@@ -39,7 +39,7 @@ class _Convs:
   """Bias-carrying, orthogonally initialised convs, spectrally normalised when ``sn``."""
 
   def __init__(self, conv_impl: str, sn: bool, train: bool):
-    self.conv, self.sn, self.train = conv_layers(conv_impl)[0], sn, train
+    self.conv, self.sn, self.train = conv_ops.layer_classes(conv_impl)[0], sn, train
 
   def __call__(self, x, features: int, kernel: int, name: str, use_bias: bool = True):
     pad = (kernel - 1) // 2

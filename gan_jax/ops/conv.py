@@ -60,15 +60,15 @@ def _dilated_pads_for_transpose(x_shape, y_shape, k_shape, strides, pads) -> Pad
 _MIN_PATCH_CHANNELS = 16
 
 
-def _uses_patches(x_shape, k_shape, strides) -> bool:
+def _uses_patches(x_shape, k_shape, strides, patches: bool) -> bool:
   """Whether S(x; V) runs as one matrix product P·V on the patches P of ``_patches``.
 
-  Strided (s > 1) kernels with s | k and at least ``_MIN_PATCH_CHANNELS`` input channels, on
-  XLA:CPU: there the product, and Pᵀ·g for the kernel gradient from the same saved P, beat the
-  convolutions (BUILD_NOTES.md); with few channels the matrix is too thin to pay. Elsewhere
-  (GPU/TPU, unmeasured) the convolutions stay the backend's own.
+  With ``patches`` (chosen per backend by ``resolve_impl``, before tracing: XLA:CPU), strided
+  (s > 1) kernels with s | k and at least ``_MIN_PATCH_CHANNELS`` input channels: there the
+  product, and Pᵀ·g for the kernel gradient from the same saved P, beat the convolutions
+  (BUILD_NOTES.md); with few channels the matrix is too thin to pay.
   """
-  return (jax.default_backend() == "cpu" and x_shape[-1] >= _MIN_PATCH_CHANNELS
+  return (patches and x_shape[-1] >= _MIN_PATCH_CHANNELS
           and all(s > 1 for s in strides)
           and all(k % s == 0 for k, s in zip(k_shape[:2], strides, strict=True)))
 
@@ -97,23 +97,25 @@ def _patches(x, k_shape, strides, pads):
   return jnp.stack(shifts, axis=3).reshape(n * oh * ow, kh * kw * c), (n, oh, ow)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def conv_dilated(u, kernel, strides: tuple[int, int], pads: Pads):
-  """T(u; W): ``conv_general_dilated(u, W, 1, pads, lhs_dilation=strides)`` (NHWC, HWIO)."""
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def conv_dilated(u, kernel, strides: tuple[int, int], pads: Pads, patches: bool = True):
+  """T(u; W): ``conv_general_dilated(u, W, 1, pads, lhs_dilation=strides)`` (NHWC, HWIO).
+
+  ``patches``: whether the strided convolutions of its backward pass may run on patches."""
   return lax.conv_general_dilated(
       u, kernel, (1, 1), pads, lhs_dilation=strides, dimension_numbers=_DN)
 
 
-def _conv_dilated_fwd(u, kernel, strides, pads):
-  y = conv_dilated(u, kernel, strides, pads)
+def _conv_dilated_fwd(u, kernel, strides, pads, patches):
+  y = conv_dilated(u, kernel, strides, pads, patches)
   return y, (u, kernel, y.shape)
 
 
-def _conv_dilated_bwd(strides, pads, res, g):
+def _conv_dilated_bwd(strides, pads, patches, res, g):
   u, kernel, y_shape = res
   spads = _strided_pads_for_transpose(u.shape, y_shape, kernel.shape, strides, pads)
   # du = S(g; W*);  dW = ∇_W ⟨u, S(g; W*)⟩: one vjp of the strided convolution gives both.
-  du, pull = jax.vjp(lambda w: conv_strided(g, _flip(w), strides, spads), kernel)
+  du, pull = jax.vjp(lambda w: conv_strided(g, _flip(w), strides, spads, patches), kernel)
   (dkernel,) = pull(u.astype(du.dtype))
   return du, dkernel
 
@@ -121,31 +123,32 @@ def _conv_dilated_bwd(strides, pads, res, g):
 conv_dilated.defvjp(_conv_dilated_fwd, _conv_dilated_bwd)
 
 
-def _strided_forward(x, kernel, strides, pads):
+def _strided_forward(x, kernel, strides, pads, patches):
   """(S(x; V), what its kernel gradient needs: the patches P where used, else x)."""
-  if _uses_patches(x.shape, kernel.shape, strides):
+  if _uses_patches(x.shape, kernel.shape, strides, patches):
     patches, out_shape = _patches(x, kernel.shape, strides, pads)
     y = patches @ kernel.reshape(-1, kernel.shape[-1])
     return y.reshape(out_shape + kernel.shape[-1:]), patches
   return lax.conv_general_dilated(x, kernel, strides, pads, dimension_numbers=_DN), x
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def conv_strided(x, kernel, strides: tuple[int, int], pads: Pads):
-  """S(x; V): ``conv_general_dilated(x, V, strides, pads)`` (NHWC, HWIO)."""
-  return _strided_forward(x, kernel, strides, pads)[0]
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def conv_strided(x, kernel, strides: tuple[int, int], pads: Pads, patches: bool = True):
+  """S(x; V): ``conv_general_dilated(x, V, strides, pads)`` (NHWC, HWIO); on patches where
+  ``patches`` allows (``_uses_patches``)."""
+  return _strided_forward(x, kernel, strides, pads, patches)[0]
 
 
-def _conv_strided_fwd(x, kernel, strides, pads):
-  y, saved = _strided_forward(x, kernel, strides, pads)
+def _conv_strided_fwd(x, kernel, strides, pads, patches):
+  y, saved = _strided_forward(x, kernel, strides, pads, patches)
   return y, (saved, x.shape, kernel, y.shape)
 
 
-def _conv_strided_bwd(strides, pads, res, g):
+def _conv_strided_bwd(strides, pads, patches, res, g):
   saved, x_shape, kernel, y_shape = res
   dpads = _dilated_pads_for_transpose(x_shape, y_shape, kernel.shape, strides, pads)
-  dx = conv_dilated(g, _flip(kernel), strides, dpads)  # T(g; V*)
-  if _uses_patches(x_shape, kernel.shape, strides):
+  dx = conv_dilated(g, _flip(kernel), strides, dpads, patches)  # T(g; V*)
+  if _uses_patches(x_shape, kernel.shape, strides, patches):
     # ∂/∂V ⟨g, P·V⟩ = Pᵀ·g (V as a matrix), written as gᵀ·P and transposed by the moveaxis:
     # XLA:CPU runs that dot ~1.5x faster than the Pᵀ·g it makes of `P.T @ g` or `(g.T @ P).T`.
     g_rows = g.reshape(-1, g.shape[-1])
@@ -173,12 +176,13 @@ def _transpose_pads(k: int, s: int, padding: str) -> tuple[int, int]:
   return low, total - low
 
 
-def conv_transpose(x, kernel, strides: tuple[int, int], padding: str = "SAME"):
+def conv_transpose(x, kernel, strides: tuple[int, int], padding: str = "SAME",
+                   patches: bool = True):
   """``lax.conv_transpose(x, kernel, strides, padding)`` (NHWC, HWIO) with a fast backward."""
   pads = tuple(
       _transpose_pads(k, s, padding.upper())
       for k, s in zip(kernel.shape[:2], strides, strict=True))
-  return conv_dilated(x, kernel, tuple(strides), pads)
+  return conv_dilated(x, kernel, tuple(strides), pads, patches)
 
 
 def _pair(v, name: str) -> tuple[int, int]:
@@ -215,6 +219,7 @@ class FastConvTranspose(nn.Module):
   param_dtype: jnp.dtype = jnp.float32
   kernel_init: nn.initializers.Initializer = nn.linear.default_kernel_init
   bias_init: nn.initializers.Initializer = nn.initializers.zeros_init()
+  patches: bool = True  # strided convolutions of the backward pass on patches (XLA:CPU)
 
   @nn.compact
   def __call__(self, inputs):
@@ -228,7 +233,7 @@ class FastConvTranspose(nn.Module):
     bias = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
             if self.use_bias else None)
     x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
-    y = conv_transpose(x, kernel, strides, self.padding)
+    y = conv_transpose(x, kernel, strides, self.padding, self.patches)
     if bias is not None:
       y = y + bias
     return y.reshape(batch_shape + y.shape[1:])
@@ -251,6 +256,7 @@ class FastConv(nn.Module):
   param_dtype: jnp.dtype = jnp.float32
   kernel_init: nn.initializers.Initializer = nn.linear.default_kernel_init
   bias_init: nn.initializers.Initializer = nn.initializers.zeros_init()
+  patches: bool = True  # wide strided convolutions as matrix products on patches (XLA:CPU)
 
   @nn.compact
   def __call__(self, inputs):
@@ -272,7 +278,45 @@ class FastConv(nn.Module):
     bias = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
             if self.use_bias else None)
     x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
-    y = conv_strided(x, kernel, strides, pads)
+    y = conv_strided(x, kernel, strides, pads, self.patches)
     if bias is not None:
       y = y + bias
     return y.reshape(batch_shape + y.shape[1:])
+
+
+# model.conv_impl: 'fast' (the custom-gradient layers above), 'stock' (flax.linen's), or 'auto'
+# ('fast' on CPU, where it was measured ~3x faster for the DCGAN step, 'stock' elsewhere).
+CONV_IMPLS = ("fast", "stock", "auto")
+# What ``resolve_impl`` turns them into for a backend: 'fast' on CPU also runs the wide strided
+# convolutions on patches, 'fast_conv' (the custom gradients alone) is 'fast' elsewhere.
+RESOLVED_IMPLS = ("fast", "fast_conv", "stock")
+
+
+def resolve_impl(impl: str, backend: str) -> str:
+  """The layer implementation for ``model.conv_impl=impl`` on ``backend`` (e.g.
+  ``jax.default_backend()``), decided once when the models are built, never while tracing."""
+  if impl not in CONV_IMPLS:
+    raise ValueError(f"model.conv_impl={impl!r} is unknown; valid: {', '.join(CONV_IMPLS)}")
+  if impl == "auto":
+    impl = "fast" if backend == "cpu" else "stock"
+  if impl == "fast" and backend != "cpu":
+    return "fast_conv"
+  return impl
+
+
+def layer_classes(impl: str):
+  """(Conv, ConvTranspose) of a resolved implementation (``RESOLVED_IMPLS``; ``resolve_impl``).
+
+  'fast' and 'fast_conv' have flax.linen's parameters and, to float tolerance, its outputs and
+  gradients; they route the transposed convolution's kernel gradient through a strided
+  convolution ('fast' also runs the wide strided convolutions as matrix products on patches):
+  ~3x faster for the whole DCGAN step on XLA:CPU (BUILD_NOTES.md).
+  """
+  if impl not in RESOLVED_IMPLS:
+    raise ValueError(f"conv implementation {impl!r} is unknown; valid: "
+                     f"{', '.join(RESOLVED_IMPLS)} (see resolve_impl)")
+  if impl == "stock":
+    return nn.Conv, nn.ConvTranspose
+  patches = impl == "fast"
+  return (functools.partial(FastConv, patches=patches),
+          functools.partial(FastConvTranspose, patches=patches))

@@ -18,20 +18,13 @@ import jax
 import numpy as np
 from absl import logging
 
-from gan_jax import configs
+from gan_jax import configs, rng
 from gan_jax.data import datasets as data
-from gan_jax.errors import ConfigError
+from gan_jax.errors import ConfigError, NonFiniteError
 from gan_jax.evaluation import diagnostics, metrics, sampling
 from gan_jax.training import checkpointing, experiment, parallel, preemption, steps
 from gan_jax.training import workdir as workdir_lib
-
-METRICS_FILE = "metrics.jsonl"
-SUMMARY_FILE = "summary.json"
-SAMPLES_DIR = "samples"
-
-
-class NonFiniteError(RuntimeError):
-  """A loss or gradient became NaN/inf and train.skip_nonfinite is off."""
+from gan_jax.training.writers import RunWriter
 
 
 def check_workdir_config(config, workdir: str) -> None:
@@ -61,91 +54,6 @@ def first_nonfinite(history: list[dict]) -> tuple[int, str] | None:
         bad = ["d gradients" if m.get("d_nonfinite") else "g gradients"]
       return int(m["step"]), bad[0]
   return None
-
-
-class RunWriter:
-  """Metrics (JSON lines and TensorBoard scalars) and sample pictures; process 0 only."""
-
-  def __init__(self, workdir: str, enabled: bool):
-    self.workdir, self.enabled = workdir, enabled
-    self._tb = None
-    if enabled:
-      os.makedirs(os.path.join(workdir, SAMPLES_DIR), exist_ok=True)
-      from tensorboardX import SummaryWriter
-
-      self._tb = SummaryWriter(os.path.join(workdir, "tb"))
-
-  def scalars(self, step: int, values: dict, prefix: str = "") -> None:
-    if not self.enabled:
-      return
-    try:
-      workdir_lib.append_line(os.path.join(self.workdir, METRICS_FILE),
-                              json.dumps({"step": step, **values}))
-    except OSError as e:
-      raise workdir_lib.write_failed(step, METRICS_FILE, e) from e
-    for k, v in values.items():
-      if isinstance(v, int | float) and not isinstance(v, bool):
-        self._tb.add_scalar(prefix + k, v, step)
-
-  def summary(self, summary: dict) -> None:
-    """The end-of-run summary (diagnostics and final evaluation) as workdir/summary.json."""
-    if not self.enabled:
-      return
-    try:
-      workdir_lib.write_atomic(os.path.join(self.workdir, SUMMARY_FILE),
-                               lambda tmp: _write_json(tmp, summary))
-    except OSError as e:
-      raise workdir_lib.write_failed(summary["final_step"], SUMMARY_FILE, e) from e
-    print("summary: " + json.dumps(summary.get("diagnostics", {})), flush=True)
-
-  def resume(self, start_step: int) -> list[dict]:
-    """Drops the records past ``start_step`` from metrics.jsonl (the steps a crashed run logged
-    after its last checkpoint, which this run trains again) and returns the kept training
-    records, the history the run carries on with. Only the chief rewrites the file."""
-    path = os.path.join(self.workdir, METRICS_FILE)
-    if not os.path.isfile(path):
-      return []
-    kept, dropped = [], 0
-    with open(path) as f:
-      for line in f:
-        try:
-          record = json.loads(line)
-        except json.JSONDecodeError:  # a line cut short by the crash
-          dropped += 1
-          continue
-        if int(record.get("step", 0)) <= start_step:
-          kept.append(record)
-        else:
-          dropped += 1
-    if dropped and self.enabled:
-      workdir_lib.write_atomic(path, lambda tmp: _write_text(
-          tmp, "".join(json.dumps(r) + "\n" for r in kept)))
-      print(f"dropped {dropped} metrics records past step {start_step}", flush=True)
-    return [r for r in kept if not r.get("eval")]
-
-  def picture(self, step: int, picture: np.ndarray) -> None:
-    if not self.enabled:
-      return
-    name = os.path.join(SAMPLES_DIR, f"step_{step:07d}.png")
-    try:
-      workdir_lib.write_atomic(os.path.join(self.workdir, name),
-                               lambda tmp: sampling.save_png(picture, tmp))
-    except OSError as e:
-      raise workdir_lib.write_failed(step, name, e) from e
-    self._tb.add_image("samples", picture, step, dataformats="HWC")
-
-  def close(self) -> None:
-    if self._tb is not None:
-      self._tb.close()
-
-
-def _write_json(path: str, obj) -> None:
-  _write_text(path, json.dumps(obj, indent=1))
-
-
-def _write_text(path: str, text: str) -> None:
-  with open(path, "w") as f:
-    f.write(text)
 
 
 def sample_picture(exp, generate_fn, state, seed: int) -> tuple[np.ndarray, float]:
@@ -227,8 +135,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
   with contextlib.ExitStack() as stack:
     stack.enter_context(workdir_lib.WorkdirLock(workdir)).acquire()
     if is_chief:
-      workdir_lib.write_atomic(os.path.join(workdir, experiment.CONFIG_FILE),
-                               lambda tmp: _write_text(tmp, config.to_json(indent=2)))
+      workdir_lib.write_text_atomic(os.path.join(workdir, experiment.CONFIG_FILE),
+                                    config.to_json(indent=2))
     ckpt = checkpointing.Checkpointer(workdir, max_to_keep=config.train.keep_checkpoints,
                                       cleanup_tmp=True)
     ckpt.set_aside_steps_after(start_step)  # steps newer than the restored one are unreadable
@@ -244,11 +152,11 @@ def _train_loop(exp, par, state, start_step, ckpt, writer, history: list[dict], 
   Raises preemption.Preempted after a requested stop."""
   c = exp.config
   tc = c.train
-  seed_key = jax.random.key(c.seed)
+  streams = rng.streams(c.seed)  # init was used by exp.init_state; the rest are used here
   train_step = par.map_step(exp.steps.train_step)
   generate_fn = sampling.make_generate_fn(exp.generator)
   batch_fn = data.make_batch_fn(
-      exp.dataset, batch_size=tc.batch_size, n_critic=tc.n_critic, seed=c.seed,
+      exp.dataset, batch_size=tc.batch_size, n_critic=tc.n_critic, seed=streams.data,
       with_labels=bool(exp.num_classes),
       process_index=jax.process_index(), process_count=jax.process_count(),
       random_flip=c.data.get("random_flip", False))
@@ -263,7 +171,7 @@ def _train_loop(exp, par, state, start_step, ckpt, writer, history: list[dict], 
   for step in range(start_step, tc.num_steps):
     batch = next(batches)  # already on the devices: the prefetch thread put it there
     with jax.transfer_guard(STEP_TRANSFER_GUARD):
-      device_state, metrics = train_step(device_state, batch, seed_key)
+      device_state, metrics = train_step(device_state, batch, streams.train)
     if step == start_step:  # one sync to time the compile, kept out of steps_per_s
       jax.block_until_ready(metrics)
       compile_s = time.perf_counter() - t_window
@@ -289,7 +197,7 @@ def _train_loop(exp, par, state, start_step, ckpt, writer, history: list[dict], 
       raise NonFiniteError(
           f"step {bad[0]}: {bad[1]} is not finite; stopping (last good checkpoint: "
           f"{'none' if last_good_ckpt is None else f'step {last_good_ckpt}'}); lower the "
-          "learning rates or set train.skip_nonfinite=True")
+          "learning rates or set train.skip_nonfinite=True", step=bad[0], quantity=bad[1])
     if tc.skip_nonfinite:
       for m in host:
         skipped_in_a_row = skipped_in_a_row + 1 if m["d_nonfinite"] or m["g_nonfinite"] else 0
@@ -299,7 +207,8 @@ def _train_loop(exp, par, state, start_step, ckpt, writer, history: list[dict], 
               f"step {m['step']}: {skipped_in_a_row} train steps in a row skipped a non-finite "
               "update; stopping (last good checkpoint: "
               f"{'none' if last_good_ckpt is None else f'step {last_good_ckpt}'}); lower the "
-              "learning rates or raise train.max_consecutive_skips")
+              "learning rates or raise train.max_consecutive_skips", step=m["step"],
+              quantity="skipped updates")
     record = _window_means(host)
     record["steps_per_s"] = steps_in_window / max(elapsed, 1e-9)
     record.update(_instability(host, history + [record], exp.steps.objective.output == "logit"))
@@ -307,7 +216,8 @@ def _train_loop(exp, par, state, start_step, ckpt, writer, history: list[dict], 
     due_eval = bool(tc.eval_every) and done % tc.eval_every == 0 and done != tc.num_steps
     canonical = par.get_state(device_state) if (due_sample or due_ckpt or due_eval) else None
     if due_sample:  # one metrics line per logged step: the diversity joins the record
-      picture, record["diversity_ratio"] = sample_picture(exp, generate_fn, canonical, c.seed)
+      picture, record["diversity_ratio"] = sample_picture(exp, generate_fn, canonical,
+                                                          streams.sample)
       writer.picture(done, picture)
     writer.scalars(done, record)
     history.append({"step": done, **record})

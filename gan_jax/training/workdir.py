@@ -78,6 +78,16 @@ def write_atomic(path: str, write) -> None:
     raise
 
 
+def write_text_atomic(path: str, text: str) -> None:
+  """``write_atomic`` of a text file holding ``text``."""
+
+  def write(tmp: str) -> None:
+    with open(tmp, "w", newline="") as f:
+      f.write(text)
+
+  write_atomic(path, write)
+
+
 # ---- Up-front checks --------------------------------------------------------------------------
 
 

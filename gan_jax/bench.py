@@ -77,12 +77,12 @@ def setup(config):
   """(DataParallel, Experiment, mapped train step, state, one fixed real batch, key)."""
   import jax
 
-  from gan_jax.data import datasets as data
+  from gan_jax.data import sampler
   from gan_jax.training import experiment, parallel
 
   par = parallel.DataParallel(config.parallel)
   exp = experiment.build(config, num_devices=par.num_devices)
-  batch_fn = data.make_batch_fn(exp.dataset, batch_size=config.train.batch_size,
+  batch_fn = sampler.make_batch_fn(exp.dataset, batch_size=config.train.batch_size,
                                 n_critic=config.train.n_critic, seed=config.seed,
                                 with_labels=bool(exp.num_classes),
                                 random_flip=config.data.get("random_flip", False))

@@ -233,22 +233,12 @@ def differences(saved: dict, current: dict) -> list[str]:
 def use_ring(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """Switches a config to the 2-D ring of 8 Gaussians with an MLP (the CPU-friendly toy)."""
   c.data.name = "mog_ring"
-  c.model.name = "mlp"
-  c.model.z_dim = 16
-  c.model.width = 256
-  c.model.depth = 3
-  c.train.batch_size = 256
-  c.train.num_steps = 5000
-  c.train.log_every = 250
-  c.train.sample_every = 2500
-  c.train.checkpoint_every = 2500
+  c.model.update(name="mlp", z_dim=16, width=256, depth=3)
+  c.train.update(batch_size=256, num_steps=5000, log_every=250, sample_every=2500,
+                 checkpoint_every=2500)
   # Tuned on this ring (BUILD_NOTES.md): 1e-3 decayed linearly to 0 reached all 8 modes where
   # a constant 1e-4 left most of them empty at 5000 steps; an EMA of G only blurred the modes.
-  c.optim.g_lr = 1e-3
-  c.optim.d_lr = 1e-3
-  c.optim.schedule = "linear"
-  c.optim.b1 = 0.5
-  c.optim.b2 = 0.9
+  c.optim.update(g_lr=1e-3, d_lr=1e-3, schedule="linear", b1=0.5, b2=0.9)
   c.ema_decay = 0.0
   return c
 
@@ -262,21 +252,12 @@ def use_cifar10(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   StudioGAN's Adam has ε = 1e-6 (optax: 1e-8) and its D sees real and fake in separate calls
   (here one call on both halves: the same only without BatchNorm in D).
   """
-  c.data.name = "cifar10"
-  c.data.random_flip = True
+  c.data.update(name="cifar10", random_flip=True)
   c.model.z_dim = 128
-  c.train.batch_size = 64
-  c.train.n_critic = 5
-  c.train.num_steps = 100_000
-  c.train.log_every = 100
-  c.train.sample_every = 5000
-  c.train.checkpoint_every = 5000
-  c.train.eval_every = 5000
-  c.train.eval_num = 10_000  # StudioGAN's logged FIDs use 10k samples (vs the 10k test images).
-  c.optim.g_lr = 2e-4
-  c.optim.d_lr = 2e-4
-  c.optim.b1 = 0.5
-  c.optim.b2 = 0.999
+  # eval_num: StudioGAN's logged FIDs use 10k samples (vs the 10k test images).
+  c.train.update(batch_size=64, n_critic=5, num_steps=100_000, log_every=100, sample_every=5000,
+                 checkpoint_every=5000, eval_every=5000, eval_num=10_000)
+  c.optim.update(g_lr=2e-4, d_lr=2e-4, b1=0.5, b2=0.999)
   c.ema_decay = 0.0
   return c
 

@@ -15,6 +15,8 @@ from absl import app, flags
 
 from gan_jax import cli
 from gan_jax.errors import ConfigError
+from gan_jax.training import workdir as workdir_lib
+from gan_jax.training import writers
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "A run directory written by gan_jax.main.")
@@ -30,8 +32,7 @@ flags.DEFINE_string("inception_weights", None, "pytorch-fid's pt_inception-2015-
 
 
 def append_record(workdir: str, record: dict) -> None:
-  with open(os.path.join(workdir, "metrics.jsonl"), "a") as f:
-    f.write(json.dumps(record) + "\n")
+  workdir_lib.append_line(os.path.join(workdir, writers.METRICS_FILE), json.dumps(record))
 
 
 def main(argv):

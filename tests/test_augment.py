@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from gan_jax.data import datasets as data
+from gan_jax.data import sampler
 from gan_jax.errors import ConfigError
 from gan_jax.ops import augment
 from gan_jax.training import parallel, state, steps
@@ -23,19 +24,19 @@ def _images(n=16, seed=0):
 
 def test_flips_mirror_about_half_the_images_as_a_function_of_seed_and_step():
   ds = _images(64)
-  plain = data.make_batch_fn(ds, batch_size=32, n_critic=2, seed=3)
-  flipped = data.make_batch_fn(ds, batch_size=32, n_critic=2, seed=3, random_flip=True)
+  plain = sampler.make_batch_fn(ds, batch_size=32, n_critic=2, seed=3)
+  flipped = sampler.make_batch_fn(ds, batch_size=32, n_critic=2, seed=3, random_flip=True)
   x, f = plain(5)["x"], flipped(5)["x"]
   mirrored = np.all(f == x[:, :, :, ::-1], axis=(2, 3, 4))
   assert np.all(mirrored | np.all(f == x, axis=(2, 3, 4)))  # each image: as is or mirrored
   assert 16 <= mirrored.sum() <= 48  # of 64 fair coins
   # Resume-exact: a fresh sampler (a resumed run) draws the same flips at the same step.
-  fresh = data.make_batch_fn(ds, batch_size=32, n_critic=2, seed=3, random_flip=True)
+  fresh = sampler.make_batch_fn(ds, batch_size=32, n_critic=2, seed=3, random_flip=True)
   np.testing.assert_array_equal(fresh(5)["x"], f)
   again = np.all(flipped(6)["x"] == plain(6)["x"][:, :, :, ::-1], axis=(2, 3, 4))
   assert not np.array_equal(again, mirrored)
   # Each process flips its own slice of the global batch exactly as one process would.
-  parts = [data.make_batch_fn(ds, batch_size=32, n_critic=2, seed=3, random_flip=True,
+  parts = [sampler.make_batch_fn(ds, batch_size=32, n_critic=2, seed=3, random_flip=True,
                               process_index=i, process_count=2)(5)["x"] for i in range(2)]
   np.testing.assert_array_equal(np.concatenate(parts), f)
 

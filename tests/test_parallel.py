@@ -13,6 +13,7 @@ SCRIPT = textwrap.dedent("""
     import jax, numpy as np
     from gan_jax import configs
     from gan_jax.data import datasets as data
+    from gan_jax.data import sampler
     from gan_jax.training import experiment
     from gan_jax.training import parallel
     assert jax.device_count() == 4
@@ -30,7 +31,7 @@ SCRIPT = textwrap.dedent("""
     ds = data.load_dataset(c.data)
     ds = data.Dataset("mnist", ds.train_x[:256], ds.train_y[:256], ds.test_x[:8],
                       ds.test_y[:8], 10)
-    batch_fn = data.make_batch_fn(ds, batch_size=8, n_critic=2, seed=0, with_labels=True)
+    batch_fn = sampler.make_batch_fn(ds, batch_size=8, n_critic=2, seed=0, with_labels=True)
 
     def run(mode, devices):
       par = parallel.DataParallel(mode, devices)

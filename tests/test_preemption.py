@@ -22,7 +22,7 @@ import jax
 import numpy as np
 import pytest
 
-from gan_jax.data import datasets as data
+from gan_jax.data import prefetch
 from gan_jax.training import workdir
 from tests.helpers import REPO, cpu_env, run_module
 
@@ -373,13 +373,13 @@ def test_a_failed_picture_leaves_no_file(tmp_path, monkeypatch):
 
 
 def _prefetch_threads() -> list[threading.Thread]:
-  return [t for t in threading.enumerate() if t.name == data.PREFETCH_THREAD and t.is_alive()]
+  return [t for t in threading.enumerate() if t.name == prefetch.PREFETCH_THREAD and t.is_alive()]
 
 
 def test_closing_the_prefetch_stops_a_thread_blocked_on_a_full_queue():
   import contextlib
 
-  with contextlib.closing(data.prefetch(iter(range(100)), size=2)) as batches:
+  with contextlib.closing(prefetch.prefetch(iter(range(100)), size=2)) as batches:
     assert next(batches) == 0
     time.sleep(0.1)  # the worker fills the queue and blocks
     assert _prefetch_threads()

@@ -1,4 +1,4 @@
-"""Any TFDS image dataset (fashion_mnist, cifar10, ...) as an in-memory ``data.Dataset``.
+"""Any TFDS image dataset (fashion_mnist, cifar10, ...) as an in-memory ``Dataset``.
 
 Examples are read with ``tfds.data_source``: random access to ArrayRecord files, no TensorFlow.
 Only a dataset prepared in the TFRECORD format falls back to ``tfds.load``, and only when
@@ -8,7 +8,7 @@ TensorFlow is importable. Nothing is downloaded: a dataset that is not prepared 
 Sharding across hosts: process ``p`` of ``P`` reads only the examples ``[p*m, (p+1)*m)`` of the
 training split, ``m = n // P`` (TFDS splits are shuffled when they are prepared, so each range is
 a random subset), and returns a Dataset whose ``process_shard`` is ``(p, P)``.
-``data.make_batch_fn`` then draws each process's part of a global batch from its own shard with
+``sampler.make_batch_fn`` then draws each process's part of a global batch from its own shard with
 the same (seed, step) permutation rule as for in-memory datasets, so a resumed run reads the same
 batches as an uninterrupted one. With one process the shard is the whole split and the batches are
 those of any other dataset. The test split (for evaluation) is read whole by every process.
@@ -20,7 +20,7 @@ import importlib.util
 
 import numpy as np
 
-from gan_jax.data import datasets as data
+from gan_jax.data.dataset import BUILTIN_DATASETS, Dataset, to_unit_range
 from gan_jax.errors import ConfigError
 
 TEST_SPLIT = "test"
@@ -91,7 +91,7 @@ def _load_with_tensorflow(name: str, split: str, data_dir: str, lo: int, hi: int
 
 
 def load(name: str, data_config, *, process_index: int | None = None,
-         process_count: int | None = None) -> data.Dataset:
+         process_count: int | None = None) -> Dataset:
   """This process's shard of split ``data_config.tfds_split``, and the whole test split."""
   from absl import logging
 
@@ -105,7 +105,7 @@ def load(name: str, data_config, *, process_index: int | None = None,
 
 
 def _load(name: str, data_config, *, process_index: int | None,
-          process_count: int | None) -> data.Dataset:
+          process_count: int | None) -> Dataset:
   import jax
   import tensorflow_datasets as tfds
 
@@ -117,7 +117,7 @@ def _load(name: str, data_config, *, process_index: int | None,
     builder = tfds.builder(name, data_dir=data_dir or None)
   except tfds.core.registered.DatasetNotFoundError:
     raise ConfigError(
-        f"data.name={name!r} is neither a built-in dataset ({', '.join(data.BUILTIN_DATASETS)}) "
+        f"data.name={name!r} is neither a built-in dataset ({', '.join(BUILTIN_DATASETS)}) "
         "nor a TFDS dataset (https://www.tensorflow.org/datasets/catalog)") from None
   num_classes = _num_classes(name, builder.info.features)
   known_splits = list(builder.info.splits)  # empty until the dataset is prepared
@@ -153,11 +153,11 @@ def _load(name: str, data_config, *, process_index: int | None,
   if len(train_x) == 0:
     raise ConfigError(f"TFDS dataset {name!r} split {split!r} holds no examples for process "
                       f"{process_index} of {process_count}")
-  return data.Dataset(
+  return Dataset(
       name=name,
-      train_x=data._to_unit_range(train_x),
+      train_x=to_unit_range(train_x),
       train_y=None if train_y is None else np.asarray(train_y, np.int32),
-      test_x=data._to_unit_range(test_x),
+      test_x=to_unit_range(test_x),
       test_y=None if test_y is None else np.asarray(test_y, np.int32),
       num_classes=num_classes if train_y is not None else 0,
       process_shard=(process_index, process_count))

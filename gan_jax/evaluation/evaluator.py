@@ -6,7 +6,7 @@ Image datasets are measured in the feature space of a small classifier trained i
 dataset (``gan_jax.classifier``), so the Fréchet distance there is a Fréchet *Classifier*
 Distance, reported as ``fcd`` next to its real-vs-real floor (train split vs test split, same
 sample count). ``evaluate(..., feature_fn=f)`` takes any ``f(images) -> (N, F)`` instead, and
-``evaluate(..., features='inception')`` gives the Inception metrics papers quote (gan_jax.fid).
+``evaluate(..., features='inception')`` gives the Inception metrics papers quote (evaluation.fid).
 2-D mixtures are measured by their modes.
 """
 
@@ -114,12 +114,12 @@ def evaluate(exp, state, *, num: int, seed: int = 0, features: str = "classifier
   """All metrics that apply to the run's dataset, as a flat dict of floats (and lists).
 
   ``features='inception'`` measures images in the FID Inception's pool3 space instead
-  (``gan_jax.fid.evaluate_run``: fid, kid, is, precision/recall, density/coverage).
+  (``fid.evaluate_run``: fid, kid, is, precision/recall, density/coverage).
   """
   if features not in FEATURES:
     raise ConfigError(f"features={features!r} is unknown; valid: {', '.join(FEATURES)}")
   if features == "inception":
-    from gan_jax import fid
+    from gan_jax.evaluation import fid
 
     out = fid.evaluate_run(exp, state, num=num, seed=seed, weights_path=inception_weights,
                            cache_dir=kwargs.get("cache_dir"))

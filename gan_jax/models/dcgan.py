@@ -73,15 +73,9 @@ class _DCGANDiscriminator(nn.Module):
       h = nn.leaky_relu(
           common.maybe_spectral_norm(conv, h, enabled=self.spectral_norm, train=train), 0.2)
     h = h.reshape((h.shape[0], -1))
-    logit = common.maybe_spectral_norm(
-        nn.Dense(1), h, enabled=self.spectral_norm, train=train)[:, 0]
-    if self.num_classes and self.conditioning == "projection":
-      logit = common.projection_output(
-          h, labels, logit, self.num_classes, self.spectral_norm, train)
-    if self.num_classes and self.conditioning == "ac":
-      return common.auxiliary_classifier_output(
-          h, logit, self.num_classes, self.spectral_norm, train)
-    return logit
+    return common.output_head(h, labels, num_classes=self.num_classes,
+                              conditioning=self.conditioning, spectral_norm=self.spectral_norm,
+                              train=train)
 
 
 class DCGAN28Generator(_DCGANGenerator):

@@ -202,50 +202,8 @@ def _flatten_batch(inputs, name: str):
   return inputs.shape[:-3], inputs.reshape((-1,) + inputs.shape[-3:])
 
 
-class FastConvTranspose(nn.Module):
-  """y = T(x; W) + b, as ``nn.ConvTranspose`` with 'SAME' or 'VALID' padding, fast backward.
-
-  NHWC inputs (extra leading batch axes are flattened, none is added), params ``kernel``
-  (kh, kw, in, out) and ``bias`` (out,) with nn.ConvTranspose's initialisers; 'SAME' output size
-  = input size · stride. Explicit/circular padding and kernel dilation raise ``ValueError``.
-  """
-
-  features: int
-  kernel_size: int | Sequence[int]
-  strides: int | Sequence[int] | None = None
-  padding: str = "SAME"
-  use_bias: bool = True
-  dtype: jnp.dtype | None = None
-  param_dtype: jnp.dtype = jnp.float32
-  kernel_init: nn.initializers.Initializer = nn.linear.default_kernel_init
-  bias_init: nn.initializers.Initializer = nn.initializers.zeros_init()
-  patches: bool = True  # strided convolutions of the backward pass on patches (XLA:CPU)
-
-  @nn.compact
-  def __call__(self, inputs):
-    if not (isinstance(self.padding, str) and self.padding.upper() in ("SAME", "VALID")):
-      raise ValueError(
-          f"FastConvTranspose supports padding 'SAME' or 'VALID' only, got {self.padding!r}")
-    kernel_size, strides = _pair(self.kernel_size, "kernel_size"), _pair(self.strides, "strides")
-    batch_shape, x = _flatten_batch(inputs, "FastConvTranspose")
-    kernel = self.param(
-        "kernel", self.kernel_init, kernel_size + (x.shape[-1], self.features), self.param_dtype)
-    bias = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
-            if self.use_bias else None)
-    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
-    y = conv_transpose(x, kernel, strides, self.padding, self.patches)
-    if bias is not None:
-      y = y + bias
-    return y.reshape(batch_shape + y.shape[1:])
-
-
-class FastConv(nn.Module):
-  """y = S(x; V) + b, as ``nn.Conv`` (2-D, no dilation or groups), with a fast backward.
-
-  Padding: 'SAME', 'VALID', an int, or ((lo, hi), (lo, hi)). Params ``kernel`` (kh, kw, in, out)
-  and ``bias`` (out,) with nn.Conv's initialisers. Its input gradient T(g; V*) has the fast
-  kernel gradient, which a gradient penalty on the input needs.
-  """
+class _FastConvBase(nn.Module):
+  """The fields, parameters and bias of ``FastConv`` and ``FastConvTranspose`` (nn.Conv's)."""
 
   features: int
   kernel_size: int | Sequence[int]
@@ -256,7 +214,51 @@ class FastConv(nn.Module):
   param_dtype: jnp.dtype = jnp.float32
   kernel_init: nn.initializers.Initializer = nn.linear.default_kernel_init
   bias_init: nn.initializers.Initializer = nn.initializers.zeros_init()
-  patches: bool = True  # wide strided convolutions as matrix products on patches (XLA:CPU)
+  # The wide strided convolutions (forward or backward) as matrix products on patches (XLA:CPU).
+  patches: bool = True
+
+  def _kernel_and_bias(self, x, kernel_size):
+    """(x, kernel (kh, kw, in, out), bias (out,) or None), promoted to ``dtype``."""
+    kernel = self.param(
+        "kernel", self.kernel_init, kernel_size + (x.shape[-1], self.features), self.param_dtype)
+    bias = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
+            if self.use_bias else None)
+    return nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+
+  @staticmethod
+  def _output(y, bias, batch_shape):
+    if bias is not None:
+      y = y + bias
+    return y.reshape(batch_shape + y.shape[1:])
+
+
+class FastConvTranspose(_FastConvBase):
+  """y = T(x; W) + b, as ``nn.ConvTranspose`` with 'SAME' or 'VALID' padding, fast backward.
+
+  NHWC inputs (extra leading batch axes are flattened, none is added), params ``kernel``
+  (kh, kw, in, out) and ``bias`` (out,) with nn.ConvTranspose's initialisers; 'SAME' output size
+  = input size · stride. Explicit/circular padding and kernel dilation raise ``ValueError``.
+  """
+
+  @nn.compact
+  def __call__(self, inputs):
+    if not (isinstance(self.padding, str) and self.padding.upper() in ("SAME", "VALID")):
+      raise ValueError(
+          f"FastConvTranspose supports padding 'SAME' or 'VALID' only, got {self.padding!r}")
+    kernel_size, strides = _pair(self.kernel_size, "kernel_size"), _pair(self.strides, "strides")
+    batch_shape, x = _flatten_batch(inputs, "FastConvTranspose")
+    x, kernel, bias = self._kernel_and_bias(x, kernel_size)
+    y = conv_transpose(x, kernel, strides, self.padding, self.patches)
+    return self._output(y, bias, batch_shape)
+
+
+class FastConv(_FastConvBase):
+  """y = S(x; V) + b, as ``nn.Conv`` (2-D, no dilation or groups), with a fast backward.
+
+  Padding: 'SAME', 'VALID', an int, or ((lo, hi), (lo, hi)). Params ``kernel`` (kh, kw, in, out)
+  and ``bias`` (out,) with nn.Conv's initialisers. Its input gradient T(g; V*) has the fast
+  kernel gradient, which a gradient penalty on the input needs.
+  """
 
   @nn.compact
   def __call__(self, inputs):
@@ -273,16 +275,9 @@ class FastConv(nn.Module):
       if len(pads) != 2:
         raise ValueError(f"FastConv needs 2 (lo, hi) padding pairs, got {self.padding!r}")
     pads = tuple((int(lo), int(hi)) for lo, hi in pads)
-    kernel = self.param(
-        "kernel", self.kernel_init, kernel_size + (x.shape[-1], self.features), self.param_dtype)
-    bias = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
-            if self.use_bias else None)
-    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+    x, kernel, bias = self._kernel_and_bias(x, kernel_size)
     y = conv_strided(x, kernel, strides, pads, self.patches)
-    if bias is not None:
-      y = y + bias
-    return y.reshape(batch_shape + y.shape[1:])
-
+    return self._output(y, bias, batch_shape)
 
 # model.conv_impl: 'fast' (the custom-gradient layers above), 'stock' (flax.linen's), or 'auto'
 # ('fast' on CPU, where it was measured ~3x faster for the DCGAN step, 'stock' elsewhere).

@@ -19,7 +19,7 @@ import numpy as np
 from absl import logging
 
 from gan_jax import configs, rng
-from gan_jax.data import datasets as data
+from gan_jax.data import prefetch, sampler
 from gan_jax.errors import ConfigError, NonFiniteError
 from gan_jax.evaluation import diagnostics, metrics, sampling
 from gan_jax.training import checkpointing, experiment, parallel, preemption, steps
@@ -155,12 +155,12 @@ def _train_loop(exp, par, state, start_step, ckpt, writer, history: list[dict], 
   streams = rng.streams(c.seed)  # init was used by exp.init_state; the rest are used here
   train_step = par.map_step(exp.steps.train_step)
   generate_fn = sampling.make_generate_fn(exp.generator)
-  batch_fn = data.make_batch_fn(
+  batch_fn = sampler.make_batch_fn(
       exp.dataset, batch_size=tc.batch_size, n_critic=tc.n_critic, seed=streams.data,
       with_labels=bool(exp.num_classes),
       process_index=jax.process_index(), process_count=jax.process_count(),
       random_flip=c.data.get("random_flip", False))
-  batches = stack.enter_context(contextlib.closing(data.prefetch(
+  batches = stack.enter_context(contextlib.closing(prefetch.prefetch(
       par.put_batch(batch_fn(s)) for s in range(start_step, tc.num_steps))))
   stop_requests = stack.enter_context(preemption.StopRequests(ckpt.manager))
   device_state = par.put_state(state)

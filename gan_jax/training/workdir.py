@@ -88,6 +88,14 @@ def write_text_atomic(path: str, text: str) -> None:
   write_atomic(path, write)
 
 
+def savez(path: str, **arrays) -> None:
+  """``np.savez`` to exactly ``path`` (through a file object: no '.npz' appended)."""
+  import numpy as np
+
+  with open(path, "wb") as f:
+    np.savez(f, **arrays)
+
+
 # ---- Up-front checks --------------------------------------------------------------------------
 
 

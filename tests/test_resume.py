@@ -63,3 +63,4 @@ def test_skipping_nonfinite_updates_stops_after_max_consecutive_skips(tmp_path):
   assert "\n" not in message
   assert message.startswith("step 7: 7 train steps in a row skipped a non-finite update")
   assert "train.max_consecutive_skips" in message
+  assert (e.value.step, e.value.quantity) == (7, "skipped updates")  # what the sweep runner reads

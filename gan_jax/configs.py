@@ -10,7 +10,7 @@ import ml_collections
 from gan_jax.errors import ConfigError
 
 PARALLEL_MODES = ("pmap", "shard_map")
-EVAL_FEATURES = ("classifier", "inception")  # gan_jax.evaluation.FEATURES
+EVAL_FEATURES = ("classifier", "inception")  # gan_jax.evaluation.evaluator.FEATURES
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -66,9 +66,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.keep_checkpoints = 3  # Checkpoints kept on disk.
   c.train.eval_every = 0  # Steps between evaluations with gan_jax.evaluate (0 = only at the end).
   c.train.eval_num = 2000  # Samples per evaluation.
-  c.train.eval_at_end = True  # Evaluate the final state (gan_jax.evaluation) when training ends.
+  c.train.eval_at_end = True  # Evaluate the final state (evaluation.evaluator) when training ends.
   # Feature space of those evaluations: 'classifier' (fcd) | 'inception' (fid, kid, is; needs
-  # the FID Inception weights: train.inception_weights, else gan_jax.inception's lookup).
+  # the FID Inception weights: train.inception_weights, else evaluation.inception's lookup).
   c.train.eval_features = "classifier"
   c.train.inception_weights = ""
   c.train.skip_nonfinite = False  # Skip (and count) non-finite updates instead of stopping.
@@ -95,7 +95,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.reg.weight_clip = 0.0  # Clip D's params to ±c after each D update (original WGAN); 0 = off.
   c.reg.r1_weight = 0.0  # γ of the R1 penalty γ/2·E‖∇D(x)‖² on real data; 0 = off.
   c.reg.label_smoothing = 0.0  # One-sided label smoothing ε: real target 1-ε.
-  # DiffAugment policy applied to every image D sees (gan_jax.augment), e.g.
+  # DiffAugment policy applied to every image D sees (gan_jax.ops.augment), e.g.
   # 'color,translation,cutout'; '' = off.
   c.reg.diffaug = ""
   # AC-GAN's class cross-entropy weight (model.conditioning='ac'): D adds w·(CE on real + CE on

@@ -26,7 +26,7 @@ flags.DEFINE_string("cache_dir", None, "Feature-classifier cache (default $GAN_J
                     "~/.cache/gan_jax).")
 flags.DEFINE_enum("features", "classifier", ["classifier", "inception"],
                   "Feature space: the in-project classifier (fcd) or the FID Inception "
-                  "(fid, kid, is; needs its weights, see gan_jax.inception).")
+                  "(fid, kid, is; needs its weights, see gan_jax.evaluation.inception).")
 flags.DEFINE_string("inception_weights", None, "pytorch-fid's pt_inception-2015-12-05-6726825d"
                     ".pth (default $GAN_JAX_INCEPTION_WEIGHTS, then the cache).")
 

@@ -50,6 +50,18 @@ def load_config(path: str, arg: str | None = None):
   return module.get_config(arg) if arg is not None else module.get_config()
 
 
+def train_in_process(workdir: str, config_path: str = "experiments/tiny.py", **train_fields):
+  """Trains ``config_path`` (with ``train.<field>`` overrides) into ``workdir`` in this process,
+  as ``gan_jax.main`` would (Flax examples' train_test.py style); returns the summary. For tests
+  whose subject is what a finished run leaves, not the command line that made it."""
+  from gan_jax.training import loop
+
+  config = load_config(config_path)
+  for field, value in train_fields.items():
+    config.train[field] = value
+  return loop.train_and_evaluate(config, workdir)
+
+
 # ---- In-process GAN steps on small players ---------------------------------------------------
 
 

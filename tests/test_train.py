@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from tests.helpers import run_module
+from tests.helpers import run_module, train_in_process
 
 TINY = "--config=experiments/tiny.py"
 
@@ -59,7 +59,7 @@ def test_resume_equals_uninterrupted(tiny_run, tmp_path):
   """3 steps, stop, rerun to 6 steps == the 6-step run, bitwise, on CPU."""
   full_dir, _ = tiny_run
   part = str(tmp_path / "part")
-  run_module("gan_jax.main", TINY, f"--workdir={part}", "--config.train.num_steps=3")
+  train_in_process(part, num_steps=3)
   proc = run_module("gan_jax.main", TINY, f"--workdir={part}")
   assert "resuming from step 3" in proc.stdout
   step_a, full = _params(full_dir)

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from gan_jax.models import layers
+from gan_jax.ops import conv as layers
 
 DN = ("NHWC", "HWIO", "NHWC")
 BATCH = 64

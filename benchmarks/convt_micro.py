@@ -16,7 +16,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gan_jax.models.layers import FastConvTranspose
+from gan_jax.ops.conv import FastConvTranspose
 
 SHAPES = {"convt1": ((7, 7, 128), 64), "convt2": ((14, 14, 64), 1)}
 

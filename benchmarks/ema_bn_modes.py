@@ -10,7 +10,8 @@ import json
 import sys
 import time
 
-from gan_jax import checkpointing, evaluation, experiment
+from gan_jax.evaluation import evaluator as evaluation
+from gan_jax.training import checkpointing, experiment
 
 MODES = {"ema+standing": dict(ema_bn_stats="standing"),
          "ema+ema_stats": dict(ema_bn_stats="ema"),

@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from gan_jax import inception  # noqa: E402
+from gan_jax.evaluation import inception  # noqa: E402
 
 
 def main():

@@ -18,7 +18,7 @@ import statistics
 from absl import app, logging
 
 from gan_jax import bench, cli
-from gan_jax.models import layers
+from gan_jax.ops import conv as layers
 
 FLAGS = bench.FLAGS
 VARIANTS = {"patches": layers._MIN_PATCH_CHANNELS, "convolutions": 10**9}

@@ -12,7 +12,8 @@ precision/recall, ...; conditional_accuracy for the conditional runs) come from 
 classifier, trained once per dataset and cached.
 """
 
-from gan_jax import ablate, configs
+from gan_jax import configs
+from gan_jax.sweeps import spec
 
 SEEDS = (0, 1, 2)
 
@@ -28,7 +29,7 @@ def get_config(arg=None):
     base.train.checkpoint_every = 500
   elif arg not in (None, "", "mnist"):
     raise ValueError(f"config argument {arg!r} is unknown; valid: mnist, digits")
-  c = ablate.ablation_config(base)
+  c = spec.ablation_config(base)
   c.sweep.variants.unconditional = {"conditional": False}
   c.sweep.variants.concat = {"conditional": True, "model": {"conditioning": "concat"}}
   c.sweep.variants.projection = {"conditional": True, "model": {"conditioning": "projection"}}

@@ -1,5 +1,6 @@
 r"""Recipe ablation for the flagship conditional GAN (experiments/cgan.py) on the embedded MNIST:
-loss, spectral norm in D, two time-scale learning rates and DiffAugment, × two seeds, 10 000-sample evaluation.
+loss, spectral norm in D, two time-scale learning rates and DiffAugment, × two seeds,
+10 000-sample evaluation.
 
   python -m gan_jax.ablate --config=experiments/ablation_cgan_recipe.py --workdir=runs/recipe
 
@@ -7,7 +8,8 @@ Every run is experiments/cgan.py (DCGAN-28, projection D, batch 64, EMA of G wit
 the variant's fields changed; BUILD_NOTES.md holds the table and the choice it led to.
 """
 
-from gan_jax import ablate, configs
+from gan_jax import configs
+from gan_jax.sweeps import spec
 
 SEEDS = (0, 1)
 
@@ -28,7 +30,7 @@ def cgan_base():
 def get_config(arg=None):
   """``arg``: unused (the sweep has one form)."""
   del arg
-  c = ablate.ablation_config(cgan_base())
+  c = spec.ablation_config(cgan_base())
   v = c.sweep.variants
   v.ns = {}
   v.hinge = {"objective": "hinge"}

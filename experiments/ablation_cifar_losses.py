@@ -17,8 +17,8 @@ the base's n_critic and Adam settings. Subsets: repeated ``--config.sweep.varian
 import importlib.util
 import os
 
-from gan_jax import ablate
 from gan_jax.errors import ConfigError
+from gan_jax.sweeps import spec
 
 OBJECTIVES = ("minimax", "non_saturating", "hinge", "lsgan", "wgan_gp")
 SEEDS = (0, 1, 2)
@@ -36,7 +36,7 @@ def get_config(arg=None):
   """``arg``: none (CIFAR-10 only; the data source is ``--config.base.data.*``)."""
   if arg:
     raise ConfigError(f"config argument {arg!r} is unknown; ablation_cifar_losses takes none")
-  c = ablate.ablation_config(_dcgan_recipe())
+  c = spec.ablation_config(_dcgan_recipe())
   for objective in OBJECTIVES:
     c.sweep.variants[objective] = {"objective": objective}
   c.sweep.variants.wgan_gp = {"objective": "wgan_gp", "model": {"d_norm": "layer"}}

@@ -13,7 +13,8 @@ shorter runs from the command line, e.g.
   --config.sweep.axes.seed=0 --config.base.train.num_steps=2000
 """
 
-from gan_jax import ablate, configs
+from gan_jax import configs
+from gan_jax.sweeps import spec
 
 OBJECTIVES = ("minimax", "non_saturating", "wgan_gp", "lsgan", "hinge")
 SEEDS = (0, 1, 2)
@@ -21,7 +22,7 @@ SEEDS = (0, 1, 2)
 
 def get_config(arg=None):
   """``arg``: 'ring' (default) or 'mnist'."""
-  c = ablate.ablation_config(configs.with_dataset(configs.base_config(), arg or "ring"))
+  c = spec.ablation_config(configs.with_dataset(configs.base_config(), arg or "ring"))
   c.sweep.axes.objective = OBJECTIVES  # Runs = objectives × seeds.
   c.sweep.axes.seed = SEEDS
   return c

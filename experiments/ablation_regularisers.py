@@ -14,7 +14,8 @@ Instance noise anneals to 0 over the first half of the base's num_steps (set at 
 ``--config.base.train.num_steps``). Run a subset with repeated ``--config.sweep.variant_names=``.
 """
 
-from gan_jax import ablate, configs
+from gan_jax import configs
+from gan_jax.sweeps import spec
 
 SEEDS = (0, 1, 2)
 WGAN_CRITIC = {"train": {"n_critic": 5}, "optim": {"b1": 0.0, "b2": 0.9}}
@@ -24,7 +25,7 @@ def get_config(arg=None):
   """``arg``: 'ring' (default) or 'mnist'."""
   base = configs.with_dataset(configs.base_config(), arg or "ring")
   base.objective = "non_saturating"
-  c = ablate.ablation_config(base)
+  c = spec.ablation_config(base)
   c.sweep.variants.none = {}
   c.sweep.variants.instance_noise = {"reg": {  # σ(t) = 0.1·max(0, 1 - t/T), T = half the run.
       "instance_noise_std": 0.1, "instance_noise_anneal_steps": base.train.num_steps // 2}}

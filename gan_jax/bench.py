@@ -77,11 +77,12 @@ def setup(config):
   """(DataParallel, Experiment, mapped train step, state, one fixed real batch, key)."""
   import jax
 
-  from gan_jax import data, experiment, parallel
+  from gan_jax.data import sampler
+  from gan_jax.training import experiment, parallel
 
   par = parallel.DataParallel(config.parallel)
   exp = experiment.build(config, num_devices=par.num_devices)
-  batch_fn = data.make_batch_fn(exp.dataset, batch_size=config.train.batch_size,
+  batch_fn = sampler.make_batch_fn(exp.dataset, batch_size=config.train.batch_size,
                                 n_critic=config.train.n_critic, seed=config.seed,
                                 with_labels=bool(exp.num_classes),
                                 random_flip=config.data.get("random_flip", False))
@@ -96,7 +97,7 @@ def benchmark(config, *, steps: int, repeats: int, warmup: int, seeds: int = 1) 
   import numpy as np
 
   from gan_jax import models
-  from gan_jax import state as state_lib
+  from gan_jax.training import state as state_lib
 
   par, exp, step_fn, state, batch, key = setup(config)
   shapes = jax.eval_shape(exp.init_state)

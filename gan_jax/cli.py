@@ -80,7 +80,7 @@ def load_run_from_flags(argv, flag_values, *, min_num: int):
     fail("--workdir is required")
   if flag_values.num < min_num:
     fail(f"--num={flag_values.num} must be an integer >= {min_num}")
-  from gan_jax import experiment
+  from gan_jax.training import experiment
 
   try:
     return experiment.load_run(flag_values.workdir)

@@ -10,7 +10,7 @@ import ml_collections
 from gan_jax.errors import ConfigError
 
 PARALLEL_MODES = ("pmap", "shard_map")
-EVAL_FEATURES = ("classifier", "inception")  # gan_jax.evaluation.FEATURES
+EVAL_FEATURES = ("classifier", "inception")  # gan_jax.evaluation.evaluator.FEATURES
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -53,7 +53,8 @@ def base_config() -> ml_collections.ConfigDict:
   # | 'none' (D ignores labels).
   c.model.conditioning = "projection"
   c.model.embed_dim = 128  # Size of G's label embedding (biggan32: the shared class embedding).
-  c.model.conv_impl = "fast"  # DCGAN convs: 'fast' (custom-gradient, fast on CPU) | 'stock'.
+  # Convolutions: 'fast' (custom-gradient, fast on CPU) | 'stock' | 'auto' (fast on CPU only).
+  c.model.conv_impl = "fast"
 
   c.train = ml_collections.ConfigDict()
   c.train.batch_size = 64  # Global batch, split over all devices.
@@ -65,9 +66,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.keep_checkpoints = 3  # Checkpoints kept on disk.
   c.train.eval_every = 0  # Steps between evaluations with gan_jax.evaluate (0 = only at the end).
   c.train.eval_num = 2000  # Samples per evaluation.
-  c.train.eval_at_end = True  # Evaluate the final state (gan_jax.evaluation) when training ends.
+  c.train.eval_at_end = True  # Evaluate the final state (evaluation.evaluator) when training ends.
   # Feature space of those evaluations: 'classifier' (fcd) | 'inception' (fid, kid, is; needs
-  # the FID Inception weights: train.inception_weights, else gan_jax.inception's lookup).
+  # the FID Inception weights: train.inception_weights, else evaluation.inception's lookup).
   c.train.eval_features = "classifier"
   c.train.inception_weights = ""
   c.train.skip_nonfinite = False  # Skip (and count) non-finite updates instead of stopping.
@@ -94,7 +95,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.reg.weight_clip = 0.0  # Clip D's params to ±c after each D update (original WGAN); 0 = off.
   c.reg.r1_weight = 0.0  # γ of the R1 penalty γ/2·E‖∇D(x)‖² on real data; 0 = off.
   c.reg.label_smoothing = 0.0  # One-sided label smoothing ε: real target 1-ε.
-  # DiffAugment policy applied to every image D sees (gan_jax.augment), e.g.
+  # DiffAugment policy applied to every image D sees (gan_jax.ops.augment), e.g.
   # 'color,translation,cutout'; '' = off.
   c.reg.diffaug = ""
   # AC-GAN's class cross-entropy weight (model.conditioning='ac'): D adds w·(CE on real + CE on
@@ -113,8 +114,10 @@ SCHEDULE_FIELDS = (
 
 def validate(config, *, num_devices: int) -> None:
   """Raises ConfigError (one line naming the field and the valid choices) for a bad config."""
-  from gan_jax import augment, losses, models, sampling, state
-  from gan_jax.models import dcgan
+  from gan_jax import losses, models
+  from gan_jax.evaluation import sampling
+  from gan_jax.ops import augment, conv
+  from gan_jax.training import state
 
   if config.objective not in losses.NAMES:
     raise ConfigError(
@@ -129,9 +132,9 @@ def validate(config, *, num_devices: int) -> None:
     raise ConfigError(f"model.d_norm={config.model.d_norm!r} is unknown; "
                       f"valid: {', '.join(models.D_NORMS)}")
   augment.parse_policy(config.reg.get("diffaug", ""))
-  if config.model.get("conv_impl", "fast") not in dcgan.CONV_IMPLS:
+  if config.model.get("conv_impl", "fast") not in conv.CONV_IMPLS:
     raise ConfigError(f"model.conv_impl={config.model.conv_impl!r} is unknown; "
-                      f"valid: {', '.join(dcgan.CONV_IMPLS)}")
+                      f"valid: {', '.join(conv.CONV_IMPLS)}")
   if config.ema_bn_stats not in sampling.EMA_BN_STATS:
     raise ConfigError(f"ema_bn_stats={config.ema_bn_stats!r} is unknown; "
                       f"valid: {', '.join(sampling.EMA_BN_STATS)}")
@@ -230,22 +233,12 @@ def differences(saved: dict, current: dict) -> list[str]:
 def use_ring(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """Switches a config to the 2-D ring of 8 Gaussians with an MLP (the CPU-friendly toy)."""
   c.data.name = "mog_ring"
-  c.model.name = "mlp"
-  c.model.z_dim = 16
-  c.model.width = 256
-  c.model.depth = 3
-  c.train.batch_size = 256
-  c.train.num_steps = 5000
-  c.train.log_every = 250
-  c.train.sample_every = 2500
-  c.train.checkpoint_every = 2500
+  c.model.update(name="mlp", z_dim=16, width=256, depth=3)
+  c.train.update(batch_size=256, num_steps=5000, log_every=250, sample_every=2500,
+                 checkpoint_every=2500)
   # Tuned on this ring (BUILD_NOTES.md): 1e-3 decayed linearly to 0 reached all 8 modes where
   # a constant 1e-4 left most of them empty at 5000 steps; an EMA of G only blurred the modes.
-  c.optim.g_lr = 1e-3
-  c.optim.d_lr = 1e-3
-  c.optim.schedule = "linear"
-  c.optim.b1 = 0.5
-  c.optim.b2 = 0.9
+  c.optim.update(g_lr=1e-3, d_lr=1e-3, schedule="linear", b1=0.5, b2=0.9)
   c.ema_decay = 0.0
   return c
 
@@ -259,21 +252,12 @@ def use_cifar10(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   StudioGAN's Adam has ε = 1e-6 (optax: 1e-8) and its D sees real and fake in separate calls
   (here one call on both halves: the same only without BatchNorm in D).
   """
-  c.data.name = "cifar10"
-  c.data.random_flip = True
+  c.data.update(name="cifar10", random_flip=True)
   c.model.z_dim = 128
-  c.train.batch_size = 64
-  c.train.n_critic = 5
-  c.train.num_steps = 100_000
-  c.train.log_every = 100
-  c.train.sample_every = 5000
-  c.train.checkpoint_every = 5000
-  c.train.eval_every = 5000
-  c.train.eval_num = 10_000  # StudioGAN's logged FIDs use 10k samples (vs the 10k test images).
-  c.optim.g_lr = 2e-4
-  c.optim.d_lr = 2e-4
-  c.optim.b1 = 0.5
-  c.optim.b2 = 0.999
+  # eval_num: StudioGAN's logged FIDs use 10k samples (vs the 10k test images).
+  c.train.update(batch_size=64, n_critic=5, num_steps=100_000, log_every=100, sample_every=5000,
+                 checkpoint_every=5000, eval_every=5000, eval_num=10_000)
+  c.optim.update(g_lr=2e-4, d_lr=2e-4, b1=0.5, b2=0.999)
   c.ema_decay = 0.0
   return c
 

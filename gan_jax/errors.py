@@ -1,4 +1,5 @@
-"""Errors that the command-line tools report as one line and exit status 2."""
+"""Errors that the command-line tools report as one line: ``ConfigError`` (exit status 2) and
+``NonFiniteError`` (exit status 1)."""
 
 
 class ConfigError(ValueError):
@@ -6,3 +7,16 @@ class ConfigError(ValueError):
 
   The message is one line that names the field and, where there are any, the valid choices.
   """
+
+
+class NonFiniteError(RuntimeError):
+  """Training stopped on non-finite values: a loss or gradient became NaN/inf (with
+  train.skip_nonfinite off), or train.max_consecutive_skips steps in a row skipped an update.
+
+  ``step``: the train step it happened at; ``quantity``: the metric that was not finite (or
+  ``'skipped updates'``). The message is one line for the command line.
+  """
+
+  def __init__(self, message: str, *, step: int, quantity: str):
+    super().__init__(message)
+    self.step, self.quantity = step, quantity

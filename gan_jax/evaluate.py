@@ -15,6 +15,8 @@ from absl import app, flags
 
 from gan_jax import cli
 from gan_jax.errors import ConfigError
+from gan_jax.training import workdir as workdir_lib
+from gan_jax.training import writers
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "A run directory written by gan_jax.main.")
@@ -24,19 +26,18 @@ flags.DEFINE_string("cache_dir", None, "Feature-classifier cache (default $GAN_J
                     "~/.cache/gan_jax).")
 flags.DEFINE_enum("features", "classifier", ["classifier", "inception"],
                   "Feature space: the in-project classifier (fcd) or the FID Inception "
-                  "(fid, kid, is; needs its weights, see gan_jax.inception).")
+                  "(fid, kid, is; needs its weights, see gan_jax.evaluation.inception).")
 flags.DEFINE_string("inception_weights", None, "pytorch-fid's pt_inception-2015-12-05-6726825d"
                     ".pth (default $GAN_JAX_INCEPTION_WEIGHTS, then the cache).")
 
 
 def append_record(workdir: str, record: dict) -> None:
-  with open(os.path.join(workdir, "metrics.jsonl"), "a") as f:
-    f.write(json.dumps(record) + "\n")
+  workdir_lib.append_line(os.path.join(workdir, writers.METRICS_FILE), json.dumps(record))
 
 
 def main(argv):
   exp, state, step = cli.load_run_from_flags(argv, FLAGS, min_num=2)
-  from gan_jax import evaluation
+  from gan_jax.evaluation import evaluator as evaluation
 
   kwargs = {"cache_dir": FLAGS.cache_dir} if exp.dataset.is_image else {}
   try:

@@ -9,174 +9,21 @@ printed: fid, kid_mean, kid_std, is_mean, is_std (of B), precision, recall, dens
 n_a, n_b. ``--save_stats=OUT.npz`` writes A's μ, Σ, pool3 features and IS logits, so that a
 dataset's reference statistics are computed once.
 
-All metrics live in the pool3 space of pytorch-fid's FID Inception (``gan_jax.inception``):
-FID = Fréchet distance of Gaussians fitted to pool3 (TF-GAN's formula); KID = unbiased MMD² with
-the cubic kernel over 100 subsets of 1000; IS = exp E KL(p(y|x) ‖ p(y)) over 10 splits, p the
-softmax of the 1008 logits without the fc bias (as TF's original IS code and torch-fidelity);
-precision/recall with k = 3 (Kynkäänniemi et al.); density/coverage with k = 5 (Naeem et al.).
+The metrics and what they mean: ``gan_jax.evaluation.fid``.
 """
+
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import os
-import re
 
 import numpy as np
 from absl import app, flags
-from scipy import special
 
-from gan_jax import cli, metrics
+from gan_jax import cli
 from gan_jax.errors import ConfigError
-
-PROTOCOL = ("pytorch-fid pt_inception-2015-12-05 pool3; input (x+1)/2 bilinearly resized to "
-            "299x299 (half-pixel centres, no antialias), then 2u-1")
-KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
-IS_SPLITS = 10
-PR_K, DC_K = 3, 5
-KNN_NUM = 10000  # rows per set for the k-NN metrics, whose cost is quadratic in it
-STATS_KEYS = ("mu", "sigma", "features", "logits", "protocol", "weights_sha256")
-
-
-@dataclasses.dataclass
-class InceptionStats:
-  """A set's pool3 features (N, 2048), IS logits (N, 1008) and their Gaussian (μ, Σ)."""
-
-  features: np.ndarray
-  logits: np.ndarray
-  mu: np.ndarray
-  sigma: np.ndarray
-  weights_sha256: str = ""
-
-  @classmethod
-  def of_images(cls, feature_fn, images) -> InceptionStats:
-    """Runs ``feature_fn`` (an ``inception.InceptionFeatures``) over images in [-1, 1]."""
-    features, logits = feature_fn.outputs(images)
-    return cls(features, logits, *metrics.feature_stats(features),
-               weights_sha256=feature_fn.weights_sha256)
-
-  def save(self, path: str) -> None:
-    tmp = path + ".tmp.npz"
-    np.savez(tmp, mu=self.mu, sigma=self.sigma, features=self.features, logits=self.logits,
-             protocol=np.array(PROTOCOL), weights_sha256=np.array(self.weights_sha256))
-    os.replace(tmp, path)
-
-  @classmethod
-  def load(cls, path: str, arrays=None, *, label: str = "stats") -> InceptionStats:
-    """Statistics written by ``save``; ConfigError when they follow another protocol."""
-    arrays = np.load(path, allow_pickle=False) if arrays is None else arrays
-    missing = [k for k in STATS_KEYS if k not in arrays]
-    if missing:
-      raise ConfigError(f"{label}={path!r} lacks {missing}; statistics files are written by "
-                        "python -m gan_jax.fid A B --save_stats=OUT.npz")
-    if str(arrays["protocol"]) != PROTOCOL:
-      raise ConfigError(f"{label}={path!r} was computed with another protocol "
-                        f"({str(arrays['protocol'])[:60]!r}); its FIDs are not comparable")
-    return cls(arrays["features"], arrays["logits"], arrays["mu"], arrays["sigma"],
-               str(arrays["weights_sha256"]))
-
-
-def _knn_subset(x: np.ndarray, num: int, seed: int) -> np.ndarray:
-  if len(x) <= num:
-    return x
-  return x[np.sort(np.random.default_rng(seed).choice(len(x), num, replace=False))]
-
-
-def inception_metrics(ref: InceptionStats, gen: InceptionStats, *, knn_num: int = KNN_NUM,
-                      seed: int = 0) -> dict:
-  """FID, KID, IS (of ``gen``), precision/recall, density/coverage, n_a, n_b as a flat dict."""
-  if ref.weights_sha256 and gen.weights_sha256 and ref.weights_sha256 != gen.weights_sha256:
-    raise ConfigError(
-        f"the two sets' features come from different Inception weights (sha256 "
-        f"{ref.weights_sha256[:8]} vs {gen.weights_sha256[:8]}); recompute the statistics")
-  for name, stats in (("A", ref), ("B", gen)):
-    if len(stats.features) <= DC_K:
-      raise ConfigError(f"set {name} has {len(stats.features)} images; the k-NN metrics "
-                        f"(k={DC_K}) need at least {DC_K + 1}")
-  out = {"fid": metrics.frechet_distance_from_stats(ref.mu, ref.sigma, gen.mu, gen.sigma)}
-  out["kid_mean"], out["kid_std"] = metrics.kernel_inception_distance(
-      ref.features, gen.features, num_subsets=KID_SUBSETS, subset_size=KID_SUBSET_SIZE, seed=seed)
-  probs = special.softmax(np.asarray(gen.logits, np.float64), axis=1)
-  out["is_mean"], out["is_std"] = metrics.inception_score(probs, IS_SPLITS)
-  real = _knn_subset(ref.features, knn_num, seed)
-  fake = _knn_subset(gen.features, knn_num, seed + 1)
-  out.update(metrics.precision_recall(real, fake, k=PR_K))
-  out.update(metrics.density_coverage(real, fake, k=DC_K))
-  out.update(n_a=len(ref.features), n_b=len(gen.features))
-  return out
-
-
-def subset(x: np.ndarray, num: int, seed: int) -> np.ndarray:
-  """The first ``num`` rows of a seeded permutation of x (all of x when num is 0 or ≥ N)."""
-  if not num or num >= len(x):
-    return x
-  return x[np.random.default_rng(seed).permutation(len(x))[:num]]
-
-
-# --------------------------------------------------------------------------------------------
-# Runs: gan_jax.evaluate --features=inception and the trainer's periodic eval.
-
-_EXTRACTORS: dict = {}
-
-
-def get_extractor(weights_path: str | None = None, cache_dir: str | None = None):
-  """``inception.load(...)``, once per process for each weights file."""
-  from gan_jax import inception
-
-  path = inception.resolve_weights(weights_path, cache_dir=cache_dir)
-  if path not in _EXTRACTORS:
-    _EXTRACTORS[path] = inception.load(path)
-  return _EXTRACTORS[path]
-
-
-def _reference_path(dataset, num: int, seed: int, weights_sha256: str, cache_dir) -> str:
-  """<cache root>/inception/stats/<name>-<sha1 of protocol, weights, num, seed, data sample>."""
-  from gan_jax.classifier import cache_root
-
-  h = hashlib.sha1(f"{PROTOCOL} {weights_sha256} num={num} seed={seed}".encode())
-  x = dataset.train_x
-  h.update(f"{x.shape}{x.dtype}".encode())
-  h.update(np.ascontiguousarray(x[::max(len(x) // 256, 1)]).tobytes())
-  safe = re.sub(r"[^A-Za-z0-9_.-]", "_", dataset.name)
-  return os.path.join(cache_root(cache_dir), "inception", "stats",
-                      f"{safe}-{h.hexdigest()[:16]}.npz")
-
-
-def reference_stats(dataset, feature_fn, *, num: int, seed: int = 0,
-                    cache_dir: str | None = None) -> InceptionStats:
-  """Statistics of ``num`` train images (seeded subset), cached on disk after the first call."""
-  path = _reference_path(dataset, num, seed, feature_fn.weights_sha256, cache_dir)
-  if os.path.isfile(path):
-    try:
-      return InceptionStats.load(path)
-    except (ConfigError, OSError, ValueError, KeyError):
-      pass  # an unreadable cache entry is recomputed
-  stats = InceptionStats.of_images(feature_fn, subset(dataset.train_x, num, seed))
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  stats.save(path)
-  return stats
-
-
-def evaluate_run(exp, state, *, num: int, seed: int = 0, weights_path: str | None = None,
-                 cache_dir: str | None = None, feature_fn=None) -> dict:
-  """The Inception metrics of ``num`` samples of a run against ``num`` train images."""
-  from gan_jax import sampling
-
-  if not exp.dataset.is_image:
-    raise ConfigError(f"features='inception' needs an image dataset; data.name="
-                      f"{exp.dataset.name!r} holds 2-D points")
-  feature_fn = feature_fn or get_extractor(weights_path, cache_dir)
-  ref = reference_stats(exp.dataset, feature_fn, num=num, seed=seed, cache_dir=cache_dir)
-  # The same latents as gan_jax.evaluation's classifier metrics (fixed_latents(seed + 1)).
-  fake = sampling.draw_samples(exp, state, num, seed + 1)["images"]
-  gen = InceptionStats.of_images(feature_fn, fake)
-  return {"num": int(num), "features": "inception", **inception_metrics(ref, gen, seed=seed)}
-
-
-# --------------------------------------------------------------------------------------------
-# The command line.
+from gan_jax.evaluation.fid import InceptionStats, inception_metrics, subset
 
 FLAGS = flags.FLAGS
 
@@ -209,7 +56,8 @@ def read_source(spec: str, label: str):
                         "(gan_jax.sample's output) or statistics from --save_stats")
     images = arrays["images"]
   else:
-    from gan_jax import configs, data
+    from gan_jax import configs
+    from gan_jax.data import datasets as data
 
     data_config = configs.base_config().data
     data_config.name = spec
@@ -234,7 +82,7 @@ def main(argv):
              "[--save_stats=OUT.npz]")
   if FLAGS.num < 0 or FLAGS.batch_size < 1:
     cli.fail(f"--num={FLAGS.num} must be >= 0 and --batch_size={FLAGS.batch_size} >= 1")
-  from gan_jax import inception
+  from gan_jax.evaluation import inception
 
   try:
     sources = [read_source(spec, label) for spec, label in zip(argv[1:], "AB", strict=True)]

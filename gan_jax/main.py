@@ -12,8 +12,9 @@ from __future__ import annotations
 from absl import app, flags
 from ml_collections import config_flags
 
-from gan_jax import cli, distributed
+from gan_jax import cli
 from gan_jax.errors import ConfigError
+from gan_jax.training import distributed
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and samples.")
@@ -27,7 +28,12 @@ def main(argv):
   cli.check_run_flags(argv, FLAGS, config_example="experiments/cgan.py",
                       workdir_example="runs/cgan")
   distributed.maybe_initialize()
-  from gan_jax import checkpointing, preemption, train, workdir  # after jax.distributed.init
+  from gan_jax.training import (
+    checkpointing,  # after jax.distributed.init
+    preemption,
+    workdir,
+  )
+  from gan_jax.training import loop as train
 
   try:
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir)

@@ -9,12 +9,10 @@ used when the run keeps one.
 
 from __future__ import annotations
 
-import os
-
-import numpy as np
 from absl import app, flags
 
 from gan_jax import cli
+from gan_jax.training import workdir
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "A run directory written by gan_jax.main.")
@@ -25,12 +23,10 @@ flags.DEFINE_integer("seed", 0, "Seed of the latent draws.")
 
 def main(argv):
   exp, state, step = cli.load_run_from_flags(argv, FLAGS, min_num=1)
-  from gan_jax import sampling
+  from gan_jax.evaluation import sampling
 
   out = sampling.draw_samples(exp, state, FLAGS.num, FLAGS.seed)
-  tmp = FLAGS.out + ".tmp.npz"
-  np.savez(tmp, **out)
-  os.replace(tmp, FLAGS.out)
+  workdir.write_atomic(FLAGS.out, lambda tmp: workdir.savez(tmp, **out))
   print(f"wrote {FLAGS.num} samples of step {step} to {FLAGS.out}")
 
 

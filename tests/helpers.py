@@ -50,19 +50,31 @@ def load_config(path: str, arg: str | None = None):
   return module.get_config(arg) if arg is not None else module.get_config()
 
 
+def train_in_process(workdir: str, config_path: str = "experiments/tiny.py", **train_fields):
+  """Trains ``config_path`` (with ``train.<field>`` overrides) into ``workdir`` in this process,
+  as ``gan_jax.main`` would (Flax examples' train_test.py style); returns the summary. For tests
+  whose subject is what a finished run leaves, not the command line that made it."""
+  from gan_jax.training import loop
+
+  config = load_config(config_path)
+  for field, value in train_fields.items():
+    config.train[field] = value
+  return loop.train_and_evaluate(config, workdir)
+
+
 # ---- In-process GAN steps on small players ---------------------------------------------------
 
 
 def gan_players(discriminator, *, generator=None, objective: str = "non_saturating",
                 lr: float = 1e-3, z_dim: int = 2, example_shape=(2,), num_classes: int = 0,
                 optimizers=None, seed: int = 0, **step_config):
-  """(GANSteps, initial GANState) for ``discriminator`` and a small G (by default an MLP on
+  """(steps.Steps, initial GANState) for ``discriminator`` and a small G (by default an MLP on
   2-D points), with Adam(lr, β=(0.5, 0.9)) for both players unless ``optimizers`` is given."""
   import jax
   import ml_collections
 
-  from gan_jax import state, steps
   from gan_jax.models import mlp
+  from gan_jax.training import state, steps
 
   generator = generator or mlp.MLPGenerator(
       out_shape=tuple(example_shape), width=16, depth=1, num_classes=num_classes)
@@ -70,7 +82,7 @@ def gan_players(discriminator, *, generator=None, objective: str = "non_saturati
       ml_collections.ConfigDict(dict(g_lr=lr, d_lr=lr, b1=0.5, b2=0.9)))
   cfg = steps.StepConfig(objective=objective, num_devices=1, z_dim=z_dim,
                          num_classes=num_classes, **step_config)
-  gan = steps.GANSteps(generator=generator, discriminator=discriminator,
+  gan = steps.bind(generator=generator, discriminator=discriminator,
                        optimizers=optimizers, cfg=cfg)
   init = state.create_state(
       jax.random.key(seed), generator=generator, discriminator=discriminator,
@@ -82,7 +94,7 @@ def gan_players(discriminator, *, generator=None, objective: str = "non_saturati
 def _one_device():
   import jax
 
-  from gan_jax import parallel
+  from gan_jax.training import parallel
 
   return parallel.DataParallel("pmap", devices=jax.devices()[:1])
 
@@ -95,7 +107,11 @@ def mapped_d_step(gan, st, batch: dict, key: int = 1, generated=None):
   import jax
 
   par = _one_device()
-  step = par.map_step(lambda s, b, k: gan.d_step(s, b, k, generated), donate_state=False)
+  from gan_jax.training import steps
+
+  shared = None if generated is None else steps.SharedForward(*generated)
+  step = par.map_step(lambda s, b, k: gan.d_update(s, b, k, generated=shared),
+                      donate_state=False)
   new, metrics = step(par.put_state(st), par.put_batch(batch), jax.random.key(key))
   return par.get_state(new), par.fetch(metrics)
 
@@ -105,14 +121,16 @@ def mapped_g_step(gan, st, local_batch: int, key: int = 1, latents=None):
   import jax
   import numpy as np
 
-  def g_step(s, _, k):
+  from gan_jax.training import steps
+
+  def g_update(s, _, k):
     generated = None
     if latents is not None:
-      generated = (*gan._generate_with_vjp(s, *latents), latents[1])
-    return gan.g_step(s, local_batch, k, generated)
+      generated = steps.shared_forward(s, *latents, generator=gan.generator)
+    return gan.g_update(s, local_batch, k, generated=generated)
 
   par = _one_device()
-  step = par.map_step(g_step, donate_state=False)
+  step = par.map_step(g_update, donate_state=False)
   new, metrics = step(par.put_state(st), par.put_batch({"x": np.zeros((local_batch, 1))}),
                       jax.random.key(key))
   return par.get_state(new), par.fetch(metrics)

@@ -11,13 +11,16 @@ import textwrap
 import ml_collections
 import pytest
 
-from gan_jax import ablate, configs
+from gan_jax import configs
 from gan_jax.errors import ConfigError
+from gan_jax.sweeps import report, runner
+from gan_jax.sweeps import spec as sweep_spec
 from tests.helpers import run_module
 
 # Two objectives × two seeds on a tiny ring MLP, plus an Adam step of 1e30 that must overflow.
 SWEEP_FILE = textwrap.dedent("""
-    from gan_jax import ablate, configs
+    from gan_jax import configs
+    from gan_jax.sweeps import spec
 
 
     def get_config():
@@ -26,7 +29,7 @@ SWEEP_FILE = textwrap.dedent("""
       base.train.batch_size, base.train.num_steps = 16, 4
       base.train.log_every = base.train.sample_every = base.train.checkpoint_every = 2
       base.train.eval_num = 200
-      c = ablate.ablation_config(base)
+      c = spec.ablation_config(base)
       c.sweep.variants.minimax = {"objective": "minimax"}
       c.sweep.variants.exploding = {"optim": {"d_lr": 1e30, "g_lr": 1e30}}
       c.sweep.variants.non_saturating = {"objective": "non_saturating"}
@@ -53,7 +56,7 @@ def sweep(tmp_path_factory):
   config_path.write_text(SWEEP_FILE)
   workdir = str(root / "work")
   proc = run_module("gan_jax.ablate", f"--config={config_path}", f"--workdir={workdir}")
-  results = [ablate.load_result(ablate.run_dir(workdir, name)) for name in NAMES]
+  results = [runner.load_result(runner.run_dir(workdir, name)) for name in NAMES]
   return str(config_path), workdir, results, proc.stdout
 
 
@@ -87,7 +90,7 @@ def test_sweep_table_rows_and_statuses(sweep):
 
 def test_group_summary_means_over_seeds(sweep):
   _, _, results, _ = sweep
-  summary = {g["group"]: g for g in ablate.group_summary(results)}
+  summary = {g["group"]: g for g in report.group_summary(results)}
   assert list(summary) == ["minimax", "exploding", "non_saturating"]
   ns = [r["eval"]["mode_kl"] for r in results if r["group"] == "non_saturating"]
   mean, std = summary["non_saturating"]["mode_kl"]
@@ -142,7 +145,7 @@ def test_bad_input_is_one_line_exit_2(sweep, tmp_path):
 
 
 def _sweep(**axes):
-  c = ablate.ablation_config(configs.base_config())
+  c = sweep_spec.ablation_config(configs.base_config())
   for field, values in axes.items():
     c.sweep.axes[field] = values
   return c
@@ -151,7 +154,7 @@ def _sweep(**axes):
 def test_axes_cross_product_seed_outermost():
   c = _sweep(objective=("minimax", "hinge"), seed=(3, 4))
   c.sweep.axes.model = ml_collections.ConfigDict({"spectral_norm": (False, True)})
-  runs = ablate.expand_sweep(c)
+  runs = sweep_spec.expand_sweep(c)
   assert [r.name for r in runs[:4]] == [  # axes nest in the alphabetical order of their fields
       "spectral_normFalse_minimax_seed3", "spectral_normFalse_hinge_seed3",
       "spectral_normTrue_minimax_seed3", "spectral_normTrue_hinge_seed3"]
@@ -167,12 +170,12 @@ def test_variants_times_seeds():
   c = _sweep(seed=(0, 1))
   c.sweep.variants.none = {}
   c.sweep.variants.noise = {"reg": {"instance_noise_std": 0.1}}
-  runs = ablate.expand_sweep(c)
+  runs = sweep_spec.expand_sweep(c)
   assert [r.name for r in runs] == ["noise_seed0", "none_seed0", "noise_seed1", "none_seed1"]
   assert runs[0].config.reg.instance_noise_std == 0.1
   assert runs[1].config.reg.instance_noise_std == 0.0
   c.sweep.variant_names = ("none",)
-  assert [r.name for r in ablate.expand_sweep(c)] == ["none_seed0", "none_seed1"]
+  assert [r.name for r in sweep_spec.expand_sweep(c)] == ["none_seed0", "none_seed1"]
 
 
 @pytest.mark.parametrize("change, message", [
@@ -188,7 +191,7 @@ def test_bad_sweeps_raise_config_error(change, message):
   c = _sweep(seed=(0, 1))
   change(c)
   with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
-    ablate.expand_sweep(c)
+    sweep_spec.expand_sweep(c)
 
 
 def test_shipped_configs_expand():
@@ -201,7 +204,7 @@ def test_shipped_configs_expand():
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    runs = ablate.expand_sweep(module.get_config(arg))
+    runs = sweep_spec.expand_sweep(module.get_config(arg))
     assert len(runs) == count, name
     for r in runs:
       configs.validate(r.config, num_devices=1)

@@ -13,8 +13,9 @@ import numpy as np
 import optax
 import pytest
 
-from gan_jax import parallel, state, steps, train
 from gan_jax.models import mlp
+from gan_jax.training import loop as train
+from gan_jax.training import parallel, state, steps
 from tests.helpers import load_config
 
 PAR = parallel.DataParallel("pmap", devices=jax.devices()[:1])
@@ -31,7 +32,7 @@ def _players(ac_weight):
   optimizers = state.Optimizers(g=optax.sgd(1.0), d=optax.sgd(1.0))
   cfg = steps.StepConfig(objective="non_saturating", num_devices=1, z_dim=2, num_classes=K,
                          ac_weight=ac_weight)
-  gan = steps.GANSteps(generator=generator, discriminator=discriminator, optimizers=optimizers,
+  gan = steps.bind(generator=generator, discriminator=discriminator, optimizers=optimizers,
                        cfg=cfg)
   s = state.create_state(jax.random.key(0), generator=generator, discriminator=discriminator,
                          optimizers=optimizers, z_dim=2, example_shape=(2,), num_classes=K)
@@ -49,8 +50,8 @@ def test_ac_terms_of_d_and_g_losses_and_their_gradients(w):
   batch = {"x": rng.normal(size=(N, 2)).astype(np.float32), "y": rng.integers(0, K, N),
            "fake": rng.normal(size=(N, 2)).astype(np.float32),
            "y_fake": rng.integers(0, K, N)}
-  d_step = PAR.map_step(lambda st, b, k: gan.d_step(st, b, k, (b["fake"], b["y_fake"])),
-                        donate_state=False)
+  d_step = PAR.map_step(lambda st, b, k: gan.d_update(
+      st, b, k, generated=steps.SharedForward(b["fake"], b["y_fake"])), donate_state=False)
   new, metrics = d_step(PAR.put_state(s), PAR.put_batch(batch), jax.random.key(2))
   new, metrics = PAR.get_state(new), PAR.fetch(metrics)
 
@@ -65,10 +66,10 @@ def test_ac_terms_of_d_and_g_losses_and_their_gradients(w):
   _tree_close(new.d_params, jax.tree.map(lambda p, g: p - g, s.d_params, grads))
 
   key = jax.random.key(3)
-  g_step = PAR.map_step(lambda st, _, k: gan.g_step(st, N, k), donate_state=False)
+  g_step = PAR.map_step(lambda st, _, k: gan.g_update(st, N, k), donate_state=False)
   new_g, g_metrics = g_step(PAR.put_state(s), PAR.put_batch({"x": batch["x"]}), key)
   new_g, g_metrics = PAR.get_state(new_g), PAR.fetch(g_metrics)
-  z, labels = gan._sample_latents(jax.random.split(key)[0], N)
+  z, labels = steps.sample_latents(jax.random.split(key)[0], N, gan.cfg)
 
   def g_loss(g_params):
     fake = gan.generator.apply({"params": g_params}, z, labels, train=True)

@@ -8,8 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax import augment, data, parallel, state, steps
+from gan_jax.data import datasets as data
+from gan_jax.data import sampler
 from gan_jax.errors import ConfigError
+from gan_jax.ops import augment
+from gan_jax.training import parallel, state, steps
 
 PAR = parallel.DataParallel("pmap", devices=jax.devices()[:1])
 
@@ -21,19 +24,19 @@ def _images(n=16, seed=0):
 
 def test_flips_mirror_about_half_the_images_as_a_function_of_seed_and_step():
   ds = _images(64)
-  plain = data.make_batch_fn(ds, batch_size=32, n_critic=2, seed=3)
-  flipped = data.make_batch_fn(ds, batch_size=32, n_critic=2, seed=3, random_flip=True)
+  plain = sampler.make_batch_fn(ds, batch_size=32, n_critic=2, seed=3)
+  flipped = sampler.make_batch_fn(ds, batch_size=32, n_critic=2, seed=3, random_flip=True)
   x, f = plain(5)["x"], flipped(5)["x"]
   mirrored = np.all(f == x[:, :, :, ::-1], axis=(2, 3, 4))
   assert np.all(mirrored | np.all(f == x, axis=(2, 3, 4)))  # each image: as is or mirrored
   assert 16 <= mirrored.sum() <= 48  # of 64 fair coins
   # Resume-exact: a fresh sampler (a resumed run) draws the same flips at the same step.
-  fresh = data.make_batch_fn(ds, batch_size=32, n_critic=2, seed=3, random_flip=True)
+  fresh = sampler.make_batch_fn(ds, batch_size=32, n_critic=2, seed=3, random_flip=True)
   np.testing.assert_array_equal(fresh(5)["x"], f)
   again = np.all(flipped(6)["x"] == plain(6)["x"][:, :, :, ::-1], axis=(2, 3, 4))
   assert not np.array_equal(again, mirrored)
   # Each process flips its own slice of the global batch exactly as one process would.
-  parts = [data.make_batch_fn(ds, batch_size=32, n_critic=2, seed=3, random_flip=True,
+  parts = [sampler.make_batch_fn(ds, batch_size=32, n_critic=2, seed=3, random_flip=True,
                               process_index=i, process_count=2)(5)["x"] for i in range(2)]
   np.testing.assert_array_equal(np.concatenate(parts), f)
 
@@ -127,7 +130,7 @@ def test_diffaugment_reaches_d_on_real_and_fake_and_g_through_it():
   g, d = _ConstantG(), _SpyD()
   tx = state.make_optimizers(_optim())
   cfg = steps.StepConfig(objective="non_saturating", num_devices=1, z_dim=2, diffaug="cutout")
-  gan = steps.GANSteps(generator=g, discriminator=d, optimizers=tx, cfg=cfg)
+  gan = steps.bind(generator=g, discriminator=d, optimizers=tx, cfg=cfg)
   s = state.create_state(jax.random.key(0), generator=g, discriminator=d, optimizers=tx,
                          z_dim=2, example_shape=(32, 32, 3))
   seen.clear()

@@ -35,8 +35,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax import data, experiment, models, parallel
+from gan_jax import models
+from gan_jax.data import datasets as data
+from gan_jax.data import sampler
 from gan_jax.errors import ConfigError
+from gan_jax.training import experiment, parallel
 from tests.helpers import load_config
 
 PAR = parallel.DataParallel("pmap", devices=jax.devices()[:1])
@@ -107,7 +110,7 @@ def _train(recipe: str, overrides: dict, steps: int = 2):
   config = _config(recipe, {"model.width": 8, "train.batch_size": 4, "train.n_critic": 1,
                             **overrides})
   exp = experiment.build(config, num_devices=1, dataset=_synthetic())
-  batch_fn = data.make_batch_fn(exp.dataset, batch_size=4, n_critic=1, seed=0,
+  batch_fn = sampler.make_batch_fn(exp.dataset, batch_size=4, n_critic=1, seed=0,
                                 with_labels=bool(exp.num_classes), random_flip=True)
   step = PAR.map_step(exp.steps.train_step, donate_state=False)
   first = PAR.put_state(exp.init_state())

@@ -12,8 +12,9 @@ import ml_collections
 import numpy as np
 import pytest
 
-from gan_jax import classifier, data
+from gan_jax.data import datasets as data
 from gan_jax.errors import ConfigError
+from gan_jax.evaluation import classifier
 
 STEPS = 100  # ~0.94 test accuracy on digits
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from gan_jax import losses, models
-from tests.helpers import run_module
+from tests.helpers import run_module, train_in_process
 
 TINY = "--config=experiments/tiny.py"
 
@@ -140,7 +140,7 @@ def test_existing_workdir_is_left_unchanged(tmp_path, args):
 
 def test_workdir_of_another_config(tmp_path):
   workdir = str(tmp_path / "run")
-  run_module("gan_jax.main", TINY, f"--workdir={workdir}", "--config.train.eval_at_end=False")
+  train_in_process(workdir, eval_at_end=False)
   before = _snapshot(workdir)
   assert "config.json" in before and any(k.startswith("checkpoints/") for k in before), before
 

@@ -6,7 +6,8 @@ import ml_collections
 import numpy as np
 import pytest
 
-from gan_jax import data
+from gan_jax.data import datasets as data
+from gan_jax.data import sampler
 from gan_jax.errors import ConfigError
 
 
@@ -57,14 +58,14 @@ def test_npz_layout_errors(tmp_path):
 
 def test_batches_are_a_pure_function_of_step():
   ds = data.load_dataset(_cfg(name="digits"))
-  a = data.make_batch_fn(ds, batch_size=32, n_critic=2, seed=3)
-  b = data.make_batch_fn(ds, batch_size=32, n_critic=2, seed=3)
+  a = sampler.make_batch_fn(ds, batch_size=32, n_critic=2, seed=3)
+  b = sampler.make_batch_fn(ds, batch_size=32, n_critic=2, seed=3)
   for step in (0, 5, 44, 3):  # out of order: a resumed run starts mid-way
     np.testing.assert_array_equal(a(step)["x"], b(step)["x"])
   assert a(0)["x"].shape == (32, 2, 28, 28, 1) and "y" not in a(0)
-  assert data.make_batch_fn(ds, batch_size=32, n_critic=2, seed=3, with_labels=True)(0)[
+  assert sampler.make_batch_fn(ds, batch_size=32, n_critic=2, seed=3, with_labels=True)(0)[
       "y"].shape == (32, 2)
-  assert not np.array_equal(a(0)["x"], data.make_batch_fn(ds, batch_size=32, n_critic=2,
+  assert not np.array_equal(a(0)["x"], sampler.make_batch_fn(ds, batch_size=32, n_critic=2,
                                                           seed=4)(0)["x"])
 
 
@@ -80,10 +81,10 @@ def test_batch_of_a_late_step_is_read_the_same_by_a_fresh_sampler_with_each_labe
   and every label is the label of its own image."""
   ds, labels = _indexed_dataset()
   kw = dict(batch_size=8, n_critic=3, seed=5, with_labels=True)
-  walked = data.make_batch_fn(ds, **kw)
+  walked = sampler.make_batch_fn(ds, **kw)
   late = {step: walked(step) for step in range(12)}  # across epochs: 12 steps x 24 > 103
   for step in (11, 7, 4):
-    fresh = data.make_batch_fn(ds, **kw)(step)
+    fresh = sampler.make_batch_fn(ds, **kw)(step)
     np.testing.assert_array_equal(fresh["x"], late[step]["x"])
     np.testing.assert_array_equal(fresh["y"], late[step]["y"])
   for batch in late.values():
@@ -96,16 +97,16 @@ def test_batch_of_a_late_step_is_read_the_same_by_a_fresh_sampler_with_each_labe
 
 
 def test_each_epoch_visits_every_example_once():
-  sampler = data.BatchSampler(100, 10, seed=0)
-  seen = np.concatenate([sampler.indices(m) for m in range(10)])
+  batches = sampler.BatchSampler(100, 10, seed=0)
+  seen = np.concatenate([batches.indices(m) for m in range(10)])
   assert sorted(seen) == list(range(100))
-  assert not np.array_equal(seen, np.concatenate([sampler.indices(m) for m in range(10, 20)]))
+  assert not np.array_equal(seen, np.concatenate([batches.indices(m) for m in range(10, 20)]))
 
 
 def test_process_shards_partition_the_global_batch():
   ds = data.load_dataset(_cfg(name="mog_ring"))
-  full = data.make_batch_fn(ds, batch_size=8, n_critic=1, seed=0)(7)["x"]
-  parts = [data.make_batch_fn(ds, batch_size=8, n_critic=1, seed=0, process_index=i,
+  full = sampler.make_batch_fn(ds, batch_size=8, n_critic=1, seed=0)(7)["x"]
+  parts = [sampler.make_batch_fn(ds, batch_size=8, n_critic=1, seed=0, process_index=i,
                               process_count=2)(7)["x"] for i in range(2)]
   np.testing.assert_array_equal(np.concatenate(parts), full)
 

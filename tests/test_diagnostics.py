@@ -10,7 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax import diagnostics, evaluation, experiment, train
+from gan_jax.evaluation import diagnostics
+from gan_jax.evaluation import evaluator as evaluation
+from gan_jax.training import experiment, writers
+from gan_jax.training import loop as train
 from tests.helpers import load_config
 
 
@@ -154,7 +157,7 @@ def test_trainer_logs_per_step_oscillation_and_the_flags(tmp_path):
     c.train.eval_num = 500
     workdir = str(tmp_path / name)
     out = train.train_and_evaluate(c, workdir)
-    with open(os.path.join(workdir, train.METRICS_FILE)) as f:
+    with open(os.path.join(workdir, writers.METRICS_FILE)) as f:
       return out, [json.loads(line) for line in f]
 
   _, per_step = run("every_step", 1)
@@ -169,7 +172,7 @@ def test_trainer_logs_per_step_oscillation_and_the_flags(tmp_path):
     assert r["vanishing_gradient"] in (0, 1)
   assert out["diagnostics"]["d_loss_variance"] == pytest.approx(
       np.mean([r["d_loss_window_var"] for r in training]))
-  with open(os.path.join(tmp_path / "every_4", train.SUMMARY_FILE)) as f:
+  with open(os.path.join(tmp_path / "every_4", writers.SUMMARY_FILE)) as f:
     summary = json.load(f)
   assert summary["diagnostics"]["mode_collapse"] is records[-1]["mode_collapse"]
   assert summary["diagnostics"]["vanishing_gradient"] in (True, False)
@@ -191,9 +194,9 @@ def test_vanishing_gradient_flag_fires_on_minimax_with_a_strong_d(tmp_path, obje
   c.train.eval_at_end = False
   workdir = str(tmp_path / objective)
   out = train.train_and_evaluate(c, workdir)
-  with open(os.path.join(workdir, train.METRICS_FILE)) as f:
+  with open(os.path.join(workdir, writers.METRICS_FILE)) as f:
     last = [json.loads(line) for line in f][-1]
-  with open(os.path.join(workdir, train.SUMMARY_FILE)) as f:
+  with open(os.path.join(workdir, writers.SUMMARY_FILE)) as f:
     summary = json.load(f)["diagnostics"]
   assert out["diagnostics"]["d_fake_mean"] < 0.05  # D is strong in both runs
   flagged = objective == "minimax"

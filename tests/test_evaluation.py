@@ -10,8 +10,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax import classifier, configs, data, evaluation, experiment
-from tests.helpers import run_module
+from gan_jax import configs
+from gan_jax.data import datasets as data
+from gan_jax.evaluation import classifier
+from gan_jax.evaluation import evaluator as evaluation
+from gan_jax.training import experiment
+from tests.helpers import run_module, train_in_process
 
 
 def _digits_experiment(conditional: bool):
@@ -91,8 +95,7 @@ def test_a_user_feature_fn_replaces_the_classifier(tmp_path):
 
 def test_evaluate_cli_appends_to_metrics(tmp_path):
   workdir = str(tmp_path / "run")
-  run_module("gan_jax.main", "--config=experiments/tiny.py", f"--workdir={workdir}",
-             "--config.train.eval_at_end=False")
+  train_in_process(workdir, eval_at_end=False)
   proc = run_module("gan_jax.evaluate", f"--workdir={workdir}", "--num=400")
   printed = json.loads(proc.stdout.strip().splitlines()[-1])
   assert printed["step"] == 6 and printed["num_modes"] == 8

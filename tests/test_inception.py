@@ -20,8 +20,11 @@ import os
 import numpy as np
 import pytest
 
-from gan_jax import configs, data, experiment, fid, inception
+from gan_jax import configs
+from gan_jax.data import datasets as data
 from gan_jax.errors import ConfigError
+from gan_jax.evaluation import fid, inception
+from gan_jax.training import experiment
 from tests import torch_pth
 from tests.helpers import REPO, run_module
 

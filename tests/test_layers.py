@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from jax.sharding import Mesh, PartitionSpec
 
-from gan_jax.models.layers import FastConv, FastConvTranspose
+from gan_jax.ops.conv import FastConv, FastConvTranspose
 from tests.helpers import run_script
 
 RTOL, ATOL = 1e-4, 1e-5
@@ -210,3 +210,25 @@ def test_dcgan_fast_and_stock_models_agree_including_the_gradient_penalty(spectr
         g_vars["params"]), jax.value_and_grad(penalty)(d_vars["params"])))()
 
   _close(everything(g_stock, d_stock), everything(g_fast, d_fast))
+
+
+def test_conv_impl_is_resolved_per_backend_when_the_models_are_built():
+  """'auto' is the fast layers on CPU and flax.linen's elsewhere; 'fast' off CPU keeps the custom
+  gradients without the patches path; models.get hands the layers the resolved choice."""
+  from gan_jax import configs, models
+  from gan_jax.ops import conv
+
+  assert [conv.resolve_impl(i, "cpu") for i in conv.CONV_IMPLS] == ["fast", "stock", "fast"]
+  assert [conv.resolve_impl(i, "gpu") for i in conv.CONV_IMPLS] == ["fast_conv", "stock", "stock"]
+  fast, fast_t = conv.layer_classes("fast")
+  no_patches, _ = conv.layer_classes("fast_conv")
+  assert fast(4, (3, 3)).patches and fast_t(4, (3, 3)).patches
+  assert not no_patches(4, (3, 3)).patches
+  assert conv.layer_classes("stock") == (nn.Conv, nn.ConvTranspose)
+  with pytest.raises(ValueError, match="conv_impl='nope'"):
+    conv.resolve_impl("nope", "cpu")
+  c = configs.base_config()
+  c.model.conv_impl = "auto"
+  configs.validate(c, num_devices=1)
+  g, d = models.get(c.model, example_shape=(28, 28, 1))
+  assert g.conv_impl == d.conv_impl == conv.resolve_impl("auto", jax.default_backend())

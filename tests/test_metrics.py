@@ -5,7 +5,8 @@ import pytest
 from scipy import linalg
 from scipy.stats import special_ortho_group
 
-from gan_jax import data, metrics
+from gan_jax.data import datasets as data
+from gan_jax.evaluation import metrics
 
 
 def _gaussian_fd(mu1, s1, mu2, s2):

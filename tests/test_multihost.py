@@ -22,11 +22,12 @@ DRIVER = textwrap.dedent("""
     import os, sys
     import jax, numpy as np
     from absl import flags
-    from gan_jax import cli, distributed, main
+    from gan_jax import cli, main
+    from gan_jax.training import distributed
     out = sys.argv[1]
     cli.parse_flags([sys.argv[0], *sys.argv[2:]])
     assert distributed.maybe_initialize()
-    from gan_jax import train
+    from gan_jax.training import loop as train
     config = flags.FLAGS.config
     assert jax.process_count() == 2 and jax.local_device_count() == 1
     for mode, num_steps in (("pmap", 3), ("shard_map", 6)):
@@ -65,7 +66,8 @@ def _tiny_config():
 
 def _one_process_states(workdir: str) -> dict:
   """The 6 tiny steps in this single-device process: the states at steps 3 and 6."""
-  from gan_jax import checkpointing, train
+  from gan_jax.training import checkpointing
+  from gan_jax.training import loop as train
 
   assert jax.device_count() == 1
   summary = train.train_and_evaluate(_tiny_config(), workdir)
@@ -114,7 +116,7 @@ def test_processes_agree_with_one_process(runs, mode):
 
 
 def test_process_zero_writes_logs_and_the_checkpoint_restores(runs):
-  from gan_jax import checkpointing, experiment
+  from gan_jax.training import checkpointing, experiment
 
   workdir, out, logs, _ = runs
   assert all("resuming from step 3" in log for log in logs)

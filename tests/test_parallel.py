@@ -11,7 +11,11 @@ from tests.helpers import run_module, run_script
 
 SCRIPT = textwrap.dedent("""
     import jax, numpy as np
-    from gan_jax import configs, data, experiment, parallel
+    from gan_jax import configs
+    from gan_jax.data import datasets as data
+    from gan_jax.data import sampler
+    from gan_jax.training import experiment
+    from gan_jax.training import parallel
     assert jax.device_count() == 4
 
     c = configs.base_config()
@@ -27,7 +31,7 @@ SCRIPT = textwrap.dedent("""
     ds = data.load_dataset(c.data)
     ds = data.Dataset("mnist", ds.train_x[:256], ds.train_y[:256], ds.test_x[:8],
                       ds.test_y[:8], 10)
-    batch_fn = data.make_batch_fn(ds, batch_size=8, n_critic=2, seed=0, with_labels=True)
+    batch_fn = sampler.make_batch_fn(ds, batch_size=8, n_critic=2, seed=0, with_labels=True)
 
     def run(mode, devices):
       par = parallel.DataParallel(mode, devices)
@@ -91,7 +95,7 @@ def test_multi_device_soak_runs_to_the_end(tmp_path, mode):
 def test_steps_in_flight_are_limited_on_multi_device_cpu():
   code = textwrap.dedent("""
       import jax, numpy as np
-      from gan_jax import parallel
+      from gan_jax.training import parallel
       par = parallel.DataParallel("pmap")
       assert par.max_steps_in_flight == parallel.CPU_MAX_STEPS_IN_FLIGHT
       assert parallel.DataParallel("pmap", jax.devices()[:1]).max_steps_in_flight is None

@@ -22,7 +22,8 @@ import jax
 import numpy as np
 import pytest
 
-from gan_jax import data, workdir
+from gan_jax.data import prefetch
+from gan_jax.training import workdir
 from tests.helpers import REPO, cpu_env, run_module
 
 TINY = "--config=experiments/tiny.py"
@@ -59,7 +60,7 @@ def _steps(run_dir: str) -> list[int]:
 
 def _params(run_dir: str):
   """(step, G/D/EMA parameter arrays) of a workdir's latest checkpoint."""
-  from gan_jax import checkpointing, experiment
+  from gan_jax.training import checkpointing, experiment
 
   config = experiment.load_workdir_config(run_dir)
   ckpt = checkpointing.Checkpointer(run_dir)
@@ -150,7 +151,8 @@ def test_sigterm_to_one_of_two_processes_stops_both_at_the_same_step(tmp_path, c
 
 
 ABLATION = textwrap.dedent("""
-    from gan_jax import ablate, configs
+    from gan_jax import configs
+    from gan_jax.sweeps import spec
 
 
     def get_config():
@@ -161,7 +163,7 @@ ABLATION = textwrap.dedent("""
       base.train.log_every = base.train.checkpoint_every = 100
       base.train.sample_every = 100000
       base.train.eval_num = 200
-      c = ablate.ablation_config(base)
+      c = spec.ablation_config(base)
       c.sweep.variants.minimax = {{"objective": "minimax"}}
       c.sweep.variants.exploding = {{"optim": {{"d_lr": 1e30, "g_lr": 1e30}}}}
       c.sweep.variant_names = {variants}
@@ -348,14 +350,15 @@ def test_a_failed_metrics_line_leaves_the_file_as_it_was(tmp_path):
 
 def test_a_failed_picture_leaves_no_file(tmp_path, monkeypatch):
   """A PNG that fails half-way (here: half its bytes, then a full disk) leaves no file."""
-  from gan_jax import sampling, train
+  from gan_jax.evaluation import sampling
+  from gan_jax.training import writers
 
   def half_then_full(picture, path):
     with open(path, "wb") as f:
       f.write(b"\x89PNG\r\n\x1a\n" + bytes(100))
     raise OSError(errno.ENOSPC, "No space left on device")
 
-  writer = train.RunWriter(str(tmp_path), enabled=True)
+  writer = writers.RunWriter(str(tmp_path), enabled=True)
   monkeypatch.setattr(sampling, "save_png", half_then_full)
   with pytest.raises(workdir.WriteError) as error:
     writer.picture(7, np.zeros((8, 8, 3), np.uint8))
@@ -370,13 +373,13 @@ def test_a_failed_picture_leaves_no_file(tmp_path, monkeypatch):
 
 
 def _prefetch_threads() -> list[threading.Thread]:
-  return [t for t in threading.enumerate() if t.name == data.PREFETCH_THREAD and t.is_alive()]
+  return [t for t in threading.enumerate() if t.name == prefetch.PREFETCH_THREAD and t.is_alive()]
 
 
 def test_closing_the_prefetch_stops_a_thread_blocked_on_a_full_queue():
   import contextlib
 
-  with contextlib.closing(data.prefetch(iter(range(100)), size=2)) as batches:
+  with contextlib.closing(prefetch.prefetch(iter(range(100)), size=2)) as batches:
     assert next(batches) == 0
     time.sleep(0.1)  # the worker fills the queue and blocks
     assert _prefetch_threads()
@@ -390,9 +393,9 @@ def test_no_thread_outlives_a_diverged_run_inside_ablate(tmp_path):
   config_file.write_text(ABLATION.format(num_steps=300, variants=("exploding",)))
   config = load_config(str(config_file))
   config.sweep.axes.seed = (0,)
-  from gan_jax import ablate
+  from gan_jax.sweeps import runner
 
   assert not _prefetch_threads()
-  results = ablate.run_sweep(config, str(tmp_path / "sweep"))
+  results = runner.run_sweep(config, str(tmp_path / "sweep"))
   assert [r["status"] for r in results] == ["diverged"]
   assert not _prefetch_threads()

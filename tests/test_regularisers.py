@@ -1,6 +1,6 @@
 """Each regulariser of gan_jax.steps acts as its formula says, on small MLP players in-process.
 
-The D updates run through ``GANSteps.d_step`` mapped like the trainer maps it (pmap, 1 device).
+The D updates run through ``steps.d_update`` mapped like the trainer maps it (pmap, 1 device).
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import ml_collections
 import numpy as np
 import pytest
 
-from gan_jax import losses, models, parallel, steps
+from gan_jax import losses, models
 from gan_jax.models import mlp
+from gan_jax.training import parallel, steps
 from tests.helpers import gan_players, mapped_d_step
 
 N = 2048  # Real examples per D update: enough for noise statistics within a few percent.
@@ -187,7 +188,7 @@ def test_spectral_norm_makes_each_d_layer_1_lipschitz():
       embed_dim=8))
   _, d = models.get(model_config, example_shape=(2,))
   gan, st = gan_players(d, lr=1e-4)
-  d_step = PAR.map_step(gan.d_step, donate_state=False)
+  d_step = PAR.map_step(gan.d_update, donate_state=False)
   dev = PAR.put_state(st)
   batch = PAR.put_batch({"x": jnp.asarray(_real_batch()[:256])})
   for i in range(30):

@@ -35,7 +35,7 @@ def _main(workdir, *args, cache_env, check=True):
 
 def _restore(workdir):
   """(step, state) of the workdir's latest readable checkpoint."""
-  from gan_jax import checkpointing, experiment
+  from gan_jax.training import checkpointing, experiment
 
   config = experiment.load_workdir_config(workdir)
   ckpt = checkpointing.Checkpointer(workdir)
@@ -57,7 +57,7 @@ def _steps(workdir) -> list[int]:
 # step 100 committed), so the kill lands mid-save at the same point on any machine, fast or slow.
 KILLED_MID_SAVE = """
 import os, runpy, signal, sys
-from gan_jax import checkpointing
+from gan_jax.training import checkpointing
 save = checkpointing.Checkpointer.save
 def save_then_die(self, step, state):
   if step == 200:
@@ -167,7 +167,7 @@ def test_nonfinite_stops_and_keeps_last_good_checkpoint(tmp_path, cache_env):
 
 
 def test_checkpointer_refuses_to_save_a_nonfinite_state(tmp_path):
-  from gan_jax import checkpointing
+  from gan_jax.training import checkpointing
 
   ckpt = checkpointing.Checkpointer(str(tmp_path))
   state = {"w": np.ones(3, np.float32), "step": np.int32(1)}
@@ -184,7 +184,7 @@ def test_a_changed_byte_is_caught_by_the_digest(tmp_path):
   """Damage that Orbax reads back without complaint (uncompressed array bytes)."""
   import orbax.checkpoint as ocp
 
-  from gan_jax import checkpointing
+  from gan_jax.training import checkpointing
 
   ckpt = checkpointing.Checkpointer(str(tmp_path))
   state = {"w": np.arange(4096, dtype=np.float32)}

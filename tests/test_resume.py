@@ -8,7 +8,8 @@ import shutil
 
 import pytest
 
-from gan_jax import train
+from gan_jax.training import loop as train
+from gan_jax.training import writers
 from tests.helpers import load_config
 
 # Metrics that depend on the wall clock, not on the run.
@@ -26,7 +27,7 @@ def _config(**train_fields):
 
 
 def _records(workdir):
-  with open(os.path.join(workdir, train.METRICS_FILE)) as f:
+  with open(os.path.join(workdir, writers.METRICS_FILE)) as f:
     return [{k: v for k, v in json.loads(line).items() if k not in TIMING} for line in f]
 
 
@@ -45,7 +46,7 @@ def test_crash_and_resume_logs_each_step_once_and_carries_the_history_on(tmp_pat
   assert records == _records(full)  # window statistics included: the history carried on
   assert [r["step"] for r in resumed_summary["history"]] == [1, 2, 3, 4, 5, 6]
   assert resumed_summary["diagnostics"] == full_summary["diagnostics"]
-  with open(os.path.join(crashed, train.SUMMARY_FILE)) as f:
+  with open(os.path.join(crashed, writers.SUMMARY_FILE)) as f:
     assert json.load(f)["diagnostics"] == full_summary["diagnostics"]
 
 
@@ -62,3 +63,4 @@ def test_skipping_nonfinite_updates_stops_after_max_consecutive_skips(tmp_path):
   assert "\n" not in message
   assert message.startswith("step 7: 7 train steps in a row skipped a non-finite update")
   assert "train.max_consecutive_skips" in message
+  assert (e.value.step, e.value.quantity) == (7, "skipped updates")  # what the sweep runner reads

@@ -10,7 +10,10 @@ import ml_collections
 import numpy as np
 import pytest
 
-from gan_jax import classifier, data, evaluation, experiment
+from gan_jax.data import datasets as data
+from gan_jax.evaluation import classifier
+from gan_jax.evaluation import evaluator as evaluation
+from gan_jax.training import experiment
 from tests.helpers import load_config
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import optax
 import pytest
 
-from gan_jax import experiment, parallel, state, steps
 from gan_jax.models import dcgan, mlp
+from gan_jax.training import experiment, parallel, state, steps
 from tests.helpers import load_config
 
 PAR = parallel.DataParallel("pmap", devices=jax.devices()[:1])
@@ -24,7 +24,7 @@ def _experiment(**train):
 
 
 def _conditional_bn_players(objective="non_saturating"):
-  """(GANSteps with SGD(lr=1) for both players, initial state, G without the device axis) for a
+  """(steps.Steps with SGD(lr=1) for both players, initial state, G without the device axis) for a
   small conditional DCGAN G (BatchNorm, label embedding) and projection MLP D, 8x8x1 images."""
   generator = dcgan.DCGAN28Generator(out_shape=(8, 8, 1), base_size=2, channels=(8, 4),
                                      num_classes=3, embed_dim=4, axis_name=steps.AXIS,
@@ -32,7 +32,7 @@ def _conditional_bn_players(objective="non_saturating"):
   discriminator = mlp.MLPDiscriminator(width=16, depth=1, num_classes=3)
   sgd = state.Optimizers(g=optax.sgd(1.0), d=optax.sgd(1.0))
   cfg = steps.StepConfig(objective=objective, num_devices=1, z_dim=4, num_classes=3)
-  gan = steps.GANSteps(generator=generator, discriminator=discriminator, optimizers=sgd, cfg=cfg)
+  gan = steps.bind(generator=generator, discriminator=discriminator, optimizers=sgd, cfg=cfg)
   init = state.create_state(jax.random.key(1), generator=generator, discriminator=discriminator,
                             optimizers=sgd, z_dim=4, example_shape=(8, 8, 1), num_classes=3)
   return gan, init, generator.clone(axis_name=None)
@@ -45,10 +45,10 @@ def test_g_step_gradient_is_the_gradient_of_the_composition():
   gan, s, g_local = _conditional_bn_players()
   assert s.g_batch_stats and "label_embed" in s.g_params
   key = jax.random.key(5)
-  new, metrics = PAR.map_step(lambda st, _, k: gan.g_step(st, 16, k), donate_state=False)(
+  new, metrics = PAR.map_step(lambda st, _, k: gan.g_update(st, 16, k), donate_state=False)(
       PAR.put_state(s), PAR.put_batch({"x": np.zeros((16, 8, 8, 1), np.float32)}), key)
   new = PAR.get_state(new)
-  z, labels = gan._sample_latents(jax.random.split(key)[0], 16)
+  z, labels = steps.sample_latents(jax.random.split(key)[0], 16, gan.cfg)
   assert len(set(np.asarray(labels).tolist())) > 1
 
   def composed(g_params):
@@ -79,21 +79,22 @@ def test_shared_forward_pass_gives_g_and_the_last_d_update_the_same_fakes():
   for reuse in (False, True):
     exp = _experiment(g_reuses_d_latents=reuse)
     seen = []
-    d_step, g_step = exp.steps.d_step, exp.steps.g_step
 
-    def d_spy(state, batch, key, generated=None, d_step=d_step, seen=seen):
+    def d_spy(state, batch, key, *, generated=None, seen=seen, **deps):
       if generated is not None:
-        jax.debug.callback(lambda x: seen.append(("d", np.asarray(x))), generated[0])
-      return d_step(state, batch, key, generated)
+        jax.debug.callback(lambda x: seen.append(("d", np.asarray(x))), generated.fake)
+      return steps.d_update(state, batch, key, generated=generated, **deps)
 
-    def g_spy(state, local_batch, key, generated=None, g_step=g_step, seen=seen):
+    def g_spy(state, local_batch, key, *, generated=None, seen=seen, **deps):
       if generated is not None:
-        jax.debug.callback(lambda x: seen.append(("g", np.asarray(x))), generated[0])
-      return g_step(state, local_batch, key, generated)
+        jax.debug.callback(lambda x: seen.append(("g", np.asarray(x))), generated.fake)
+      return steps.g_update(state, local_batch, key, generated=generated, **deps)
 
-    exp.steps.d_step, exp.steps.g_step = d_spy, g_spy
+    bound = exp.steps
+    spied = steps.bind(generator=bound.generator, discriminator=bound.discriminator,
+                       optimizers=exp.optimizers, cfg=bound.cfg, d_update=d_spy, g_update=g_spy)
     batch = {"x": np.random.default_rng(0).normal(size=(16, 1, 2)).astype(np.float32)}
-    state, metrics = PAR.map_step(exp.steps.train_step)(
+    state, metrics = PAR.map_step(spied.train_step)(
         PAR.put_state(exp.init_state()), PAR.put_batch(batch), jax.random.key(0))
     jax.block_until_ready(state)
     assert np.isfinite(PAR.fetch(metrics)["g_loss"])
@@ -121,16 +122,16 @@ def _power_iteration(u, kernel):
 def _sn_players(objective: str, **step_config):
   import ml_collections
 
-  from gan_jax import state as state_lib
-  from gan_jax import steps as steps_lib
   from gan_jax.models import mlp
+  from gan_jax.training import state as state_lib
+  from gan_jax.training import steps as steps_lib
 
   generator = mlp.MLPGenerator(out_shape=(2,), width=8, depth=1)
   discriminator = mlp.MLPDiscriminator(width=8, depth=2, spectral_norm=True)
   optimizers = state_lib.make_optimizers(
       ml_collections.ConfigDict(dict(g_lr=1e-2, d_lr=1e-2, b1=0.5, b2=0.9)))
   cfg = steps_lib.StepConfig(objective=objective, num_devices=1, z_dim=2, **step_config)
-  gan = steps_lib.GANSteps(generator=generator, discriminator=discriminator,
+  gan = steps_lib.bind(generator=generator, discriminator=discriminator,
                            optimizers=optimizers, cfg=cfg)
   init = state_lib.create_state(jax.random.key(3), generator=generator,
                                 discriminator=discriminator, optimizers=optimizers, z_dim=2,
@@ -158,8 +159,8 @@ def test_spectral_norm_advances_once_and_the_penalty_sees_the_adversarial_sigma(
   x_real = rng.normal(size=(16, 2)).astype(np.float32)
   fake = rng.normal(1.0, 1.0, size=(16, 2)).astype(np.float32)
   key = jax.random.key(11)
-  d_step = PAR.map_step(lambda st, b, k: gan.d_step(st, b, k, (b["fake"], None)),
-                        donate_state=False)
+  d_step = PAR.map_step(lambda st, b, k: gan.d_update(
+      st, b, k, generated=steps.SharedForward(b["fake"], None)), donate_state=False)
   new, metrics = d_step(PAR.put_state(s), PAR.put_batch({"x": x_real, "fake": fake}), key)
   new, metrics = PAR.get_state(new), PAR.fetch(metrics)
 
@@ -187,7 +188,7 @@ def test_spectral_norm_advances_once_and_the_penalty_sees_the_adversarial_sigma(
   assert float(metrics[penalty]) > 1e-3
   np.testing.assert_allclose(float(metrics[penalty]), float(expected), rtol=1e-4)
 
-  after_g, _ = PAR.map_step(lambda st, _, k: gan.g_step(st, 16, k), donate_state=False)(
+  after_g, _ = PAR.map_step(lambda st, _, k: gan.g_update(st, 16, k), donate_state=False)(
       PAR.put_state(new), PAR.put_batch({"x": x_real}), key)
   jax.tree.map(np.testing.assert_array_equal, PAR.get_state(after_g).d_batch_stats,
                new.d_batch_stats)
@@ -197,7 +198,7 @@ def test_spectral_norm_advances_once_and_the_penalty_sees_the_adversarial_sigma(
 
 
 def test_ema_decay_warms_up_and_starts_at_the_start_step():
-  from gan_jax import steps as steps_lib
+  from gan_jax.training import steps as steps_lib
 
   t = np.arange(0, 20000)
   np.testing.assert_allclose(np.asarray(steps_lib.ema_decay_at(t, 0.999)),
@@ -212,7 +213,7 @@ def test_ema_decay_warms_up_and_starts_at_the_start_step():
 
 def _g_updater(exp):
   """s -> (state, metrics) after one mapped G update (compiled once per experiment)."""
-  g_step = PAR.map_step(lambda st, _, k: exp.steps.g_step(st, 16, k), donate_state=False)
+  g_step = PAR.map_step(lambda st, _, k: exp.steps.g_update(st, 16, k), donate_state=False)
 
   def update(s):
     new, metrics = g_step(PAR.put_state(s), PAR.put_batch({"x": np.zeros((16, 2), np.float32)}),

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from gan_jax import data, tfds_data
+from gan_jax.data import datasets as data
+from gan_jax.data import tfds_source as tfds_data
 from gan_jax.errors import ConfigError
 from tests.helpers import load_config, run_module
 
@@ -71,7 +72,7 @@ def test_each_process_reads_its_own_equal_shard(num_examples):
 
 
 def test_trains_on_a_mocked_tfds_dataset(tmp_path):
-  from gan_jax import train
+  from gan_jax.training import loop as train
 
   config = load_config("experiments/tiny.py")
   config.data.name = "fashion_mnist"

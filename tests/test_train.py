@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from tests.helpers import run_module
+from tests.helpers import run_module, train_in_process
 
 TINY = "--config=experiments/tiny.py"
 
@@ -18,7 +18,7 @@ def _params(workdir):
   """The latest checkpoint's G and D parameters as flat numpy arrays."""
   import jax
 
-  from gan_jax import checkpointing, experiment
+  from gan_jax.training import checkpointing, experiment
 
   config = experiment.load_workdir_config(workdir)
   exp = experiment.build(config, num_devices=1)
@@ -59,7 +59,7 @@ def test_resume_equals_uninterrupted(tiny_run, tmp_path):
   """3 steps, stop, rerun to 6 steps == the 6-step run, bitwise, on CPU."""
   full_dir, _ = tiny_run
   part = str(tmp_path / "part")
-  run_module("gan_jax.main", TINY, f"--workdir={part}", "--config.train.num_steps=3")
+  train_in_process(part, num_steps=3)
   proc = run_module("gan_jax.main", TINY, f"--workdir={part}")
   assert "resuming from step 3" in proc.stdout
   step_a, full = _params(full_dir)
@@ -80,7 +80,8 @@ def test_sample_cli(tiny_run, tmp_path):
   """The file holds G_ema (the run keeps an EMA) at the documented latents of --seed, in order."""
   import jax
 
-  from gan_jax import experiment, sampling
+  from gan_jax.evaluation import sampling
+  from gan_jax.training import experiment
 
   workdir, _ = tiny_run
   out = str(tmp_path / "s.npz")
@@ -105,7 +106,8 @@ def test_resume_with_batchnorm_and_spectral_norm_state_is_bitwise(tmp_path):
   embedding): 2 steps, stop, resume to 4 == 4 steps, every leaf of the state bitwise."""
   import jax
 
-  from gan_jax import configs, train
+  from gan_jax import configs
+  from gan_jax.training import loop as train
 
   def config(num_steps):
     c = configs.base_config()
@@ -131,7 +133,7 @@ def test_train_steps_make_no_implicit_host_device_transfers(tmp_path, monkeypatc
   """Between logging steps the loop only dispatches: a transfer inside would raise here."""
   import jax
 
-  from gan_jax import train
+  from gan_jax.training import loop as train
   from tests.helpers import load_config
 
   config = load_config(TINY.split("=", 1)[1])

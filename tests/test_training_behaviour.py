@@ -12,8 +12,12 @@ import ml_collections
 import numpy as np
 import pytest
 
-from gan_jax import data, experiment, losses, models, sampling, train
+from gan_jax import losses, models
+from gan_jax.data import datasets as data
+from gan_jax.evaluation import sampling
 from gan_jax.models import dcgan, mlp
+from gan_jax.training import experiment
+from gan_jax.training import loop as train
 from tests.helpers import gan_players, load_config, mapped_d_step, mapped_g_step
 
 B = 64  # Examples per update.

@@ -114,7 +114,7 @@ def random_fid_state_dict(seed: int = 0) -> dict[str, np.ndarray]:
   [0.5, 1.5], its bias and running mean in ±0.1. Keys are filled in sorted order from one
   ``default_rng(seed)`` stream, each BatchNorm also gets torch's num_batches_tracked (int64 0).
   """
-  from gan_jax import inception
+  from gan_jax.evaluation import inception
 
   rng = np.random.default_rng(seed)
   out = {}

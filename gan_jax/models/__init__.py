@@ -18,6 +18,7 @@ import jax
 
 from gan_jax.errors import ConfigError
 from gan_jax.models import biggan32, common, dcgan, dcgan_cifar, mlp, resnet32
+from gan_jax.ops import conv
 
 _REGISTRY = {
     "mlp": (mlp.MLPGenerator, mlp.MLPDiscriminator),
@@ -70,7 +71,8 @@ def get(model_config, *, example_shape, num_classes=0, axis_name=None):
   shared = dict(embed_dim=model_config.get("embed_dim", 128), width=model_config.get("width", 0),
                 depth=model_config.get("depth", 0))
   if name in IMAGE_SHAPES:  # configs.validate has checked the choice
-    shared["conv_impl"] = model_config.get("conv_impl", "fast")
+    shared["conv_impl"] = conv.resolve_impl(model_config.get("conv_impl", "fast"),
+                                            jax.default_backend())
   generator = g_cls(out_shape=example_shape, axis_name=axis_name, num_classes=num_classes,
                     **shared, **g_extra)
   discriminator = d_cls(

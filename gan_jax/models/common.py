@@ -36,6 +36,35 @@ def concat_label_channels(x, labels, num_classes: int):
   return jnp.concatenate([x, one_hot], axis=-1)
 
 
+class StudioGANDiscriminator(nn.Module):
+  """The fields the StudioGAN discriminators (dcgan_cifar, resnet32, biggan32) share."""
+
+  width: int = 0
+  depth: int = 0  # unused
+  num_classes: int = 0
+  embed_dim: int = 128  # unused
+  spectral_norm: bool = False
+  conditioning: str = "projection"
+  conv_impl: str = "fast"
+  norm: str = "batch"
+  axis_name: str | None = None
+
+
+def output_head(features, labels, *, num_classes: int, conditioning: str, spectral_norm: bool,
+                train: bool, dense=None, embedding_init=None):
+  """D's output from its features φ(x): ψ(φ) = Dense(1) (``dense``, spectral-normalised with
+  ``spectral_norm``), plus <Embed(c), φ> for 'projection'; with 'ac', the pair (that logit, AC
+  class logits). ``num_classes`` = 0: ψ(φ) alone."""
+  dense = nn.Dense(1) if dense is None else dense
+  logit = maybe_spectral_norm(dense, features, enabled=spectral_norm, train=train)[:, 0]
+  if num_classes and conditioning == "projection":
+    logit = projection_output(features, labels, logit, num_classes, spectral_norm, train,
+                              embedding_init=embedding_init)
+  if num_classes and conditioning == "ac":
+    return auxiliary_classifier_output(features, logit, num_classes, spectral_norm, train)
+  return logit
+
+
 def projection_output(features, labels, logit, num_classes: int, spectral_norm: bool,
                       train: bool, embedding_init=None):
   """Projection discriminator (Miyato & Koyama 2018): D(x, c) = ψ(φ(x)) + <Embed(c), φ(x)>."""

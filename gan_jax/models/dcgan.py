@@ -11,23 +11,8 @@ from __future__ import annotations
 import flax.linen as nn
 import jax.numpy as jnp
 
-from gan_jax.models import common, layers
-
-CONV_IMPLS = ("fast", "stock")
-
-
-def conv_layers(impl: str):
-  """(Conv, ConvTranspose) classes: 'fast' (gan_jax.models.layers) or 'stock' (flax.linen).
-
-  Both have the same parameters and, to float tolerance, the same outputs and gradients; 'fast'
-  routes the transposed convolution's kernel gradient through a strided convolution and, on CPU,
-  runs the wide strided convolutions as matrix products on patches: ~3x faster for the whole
-  DCGAN step on XLA:CPU (BUILD_NOTES.md).
-  """
-  if impl not in CONV_IMPLS:
-    raise ValueError(f"model.conv_impl={impl!r} is unknown; valid: {', '.join(CONV_IMPLS)}")
-  return (layers.FastConv, layers.FastConvTranspose) if impl == "fast" else (
-      nn.Conv, nn.ConvTranspose)
+from gan_jax.models import common
+from gan_jax.ops import conv as conv_ops
 
 
 class _DCGANGenerator(nn.Module):
@@ -54,7 +39,7 @@ class _DCGANGenerator(nn.Module):
     h = nn.Dense(self.base_size * self.base_size * self.channels[0], use_bias=False)(h)
     h = nn.relu(bn()(h))
     h = h.reshape((z.shape[0], self.base_size, self.base_size, self.channels[0]))
-    _, conv_t = conv_layers(self.conv_impl)
+    _, conv_t = conv_ops.layer_classes(self.conv_impl)
     # Explicit names keep the parameter tree the same for both conv_impl choices.
     for i, c in enumerate(self.channels[1:]):
       h = conv_t(c, (4, 4), strides=(2, 2), padding="SAME", use_bias=False,
@@ -82,21 +67,15 @@ class _DCGANDiscriminator(nn.Module):
     h = x
     if self.num_classes and self.conditioning == "concat":
       h = common.concat_label_channels(h, labels, self.num_classes)
-    conv_cls, _ = conv_layers(self.conv_impl)
+    conv_cls, _ = conv_ops.layer_classes(self.conv_impl)
     for i, c in enumerate(self.channels):
       conv = conv_cls(c, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), name=f"Conv_{i}")
       h = nn.leaky_relu(
           common.maybe_spectral_norm(conv, h, enabled=self.spectral_norm, train=train), 0.2)
     h = h.reshape((h.shape[0], -1))
-    logit = common.maybe_spectral_norm(
-        nn.Dense(1), h, enabled=self.spectral_norm, train=train)[:, 0]
-    if self.num_classes and self.conditioning == "projection":
-      logit = common.projection_output(
-          h, labels, logit, self.num_classes, self.spectral_norm, train)
-    if self.num_classes and self.conditioning == "ac":
-      return common.auxiliary_classifier_output(
-          h, logit, self.num_classes, self.spectral_norm, train)
-    return logit
+    return common.output_head(h, labels, num_classes=self.num_classes,
+                              conditioning=self.conditioning, spectral_norm=self.spectral_norm,
+                              train=train)
 
 
 class DCGAN28Generator(_DCGANGenerator):

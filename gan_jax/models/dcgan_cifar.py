@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from gan_jax.models import common
-from gan_jax.models.dcgan import conv_layers
+from gan_jax.ops import conv as conv_ops
 
 DEFAULT_WIDTH = 64
 
@@ -38,7 +38,7 @@ class DCGANCifarGenerator(nn.Module):
   @nn.compact
   def __call__(self, z, labels=None, *, train: bool = True):
     w = self.width or DEFAULT_WIDTH
-    conv, conv_t = conv_layers(self.conv_impl)
+    conv, conv_t = conv_ops.layer_classes(self.conv_impl)
     sn = lambda layer, x: common.maybe_spectral_norm(  # noqa: E731
         layer, x, enabled=self.spectral_norm, train=train)
     cond = jax.nn.one_hot(labels, self.num_classes) if self.num_classes else None
@@ -54,24 +54,14 @@ class DCGANCifarGenerator(nn.Module):
     return jnp.tanh(h)
 
 
-class DCGANCifarDiscriminator(nn.Module):
+class DCGANCifarDiscriminator(common.StudioGANDiscriminator):
   """x -> [Conv(3x3) -> N -> act -> Conv(4x4, s2) -> N -> act] x 3 -> Conv(3x3) -> N -> act
   -> global sum -> Dense(1), with projection or concat conditioning."""
-
-  width: int = 0
-  depth: int = 0  # unused
-  num_classes: int = 0
-  embed_dim: int = 128  # unused
-  spectral_norm: bool = False
-  conditioning: str = "projection"
-  conv_impl: str = "fast"
-  norm: str = "batch"
-  axis_name: str | None = None
 
   @nn.compact
   def __call__(self, x, labels=None, *, train: bool = True):
     w = self.width or DEFAULT_WIDTH
-    conv, _ = conv_layers(self.conv_impl)
+    conv, _ = conv_ops.layer_classes(self.conv_impl)
     h = x
     if self.num_classes and self.conditioning == "concat":
       h = common.concat_label_channels(h, labels, self.num_classes)
@@ -89,10 +79,8 @@ class DCGANCifarDiscriminator(nn.Module):
       h = layer(h, c, 4, 2, f"block{i}_conv1")
     h = layer(h, 8 * w, 3, 1, "conv_out")
     h = jnp.sum(h, axis=(1, 2))
-    logit = common.maybe_spectral_norm(
-        nn.Dense(1, kernel_init=common.ORTHOGONAL, name="linear1"), h,
-        enabled=self.spectral_norm, train=train)[:, 0]
-    if self.num_classes and self.conditioning == "projection":
-      logit = common.projection_output(h, labels, logit, self.num_classes, self.spectral_norm,
-                                       train, embedding_init=common.ORTHOGONAL)
-    return logit
+    return common.output_head(
+        h, labels, num_classes=self.num_classes, conditioning=self.conditioning,
+        spectral_norm=self.spectral_norm, train=train,
+        dense=nn.Dense(1, kernel_init=common.ORTHOGONAL, name="linear1"),
+        embedding_init=common.ORTHOGONAL)

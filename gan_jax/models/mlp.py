@@ -51,12 +51,6 @@ class MLPDiscriminator(nn.Module):
       h = common.maybe_spectral_norm(
           nn.Dense(self.width or 128), h, enabled=self.spectral_norm, train=train)
       h = nn.leaky_relu(h, 0.2)
-    logit = common.maybe_spectral_norm(
-        nn.Dense(1), h, enabled=self.spectral_norm, train=train)[:, 0]
-    if self.num_classes and self.conditioning == "projection":
-      logit = common.projection_output(
-          h, labels, logit, self.num_classes, self.spectral_norm, train)
-    if self.num_classes and self.conditioning == "ac":
-      return common.auxiliary_classifier_output(
-          h, logit, self.num_classes, self.spectral_norm, train)
-    return logit
+    return common.output_head(h, labels, num_classes=self.num_classes,
+                              conditioning=self.conditioning, spectral_norm=self.spectral_norm,
+                              train=train)

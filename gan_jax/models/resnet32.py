@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from gan_jax.models import common
-from gan_jax.models.dcgan import conv_layers
+from gan_jax.ops import conv as conv_ops
 
 DEFAULT_WIDTH = 64
 
@@ -39,7 +39,7 @@ class _Convs:
   """Bias-carrying, orthogonally initialised convs, spectrally normalised when ``sn``."""
 
   def __init__(self, conv_impl: str, sn: bool, train: bool):
-    self.conv, self.sn, self.train = conv_layers(conv_impl)[0], sn, train
+    self.conv, self.sn, self.train = conv_ops.layer_classes(conv_impl)[0], sn, train
 
   def __call__(self, x, features: int, kernel: int, name: str, use_bias: bool = True):
     pad = (kernel - 1) // 2
@@ -173,19 +173,10 @@ class ResNet32Generator(nn.Module):
     return jnp.tanh(h)
 
 
-class ResNet32Discriminator(nn.Module):
+class ResNet32Discriminator(common.StudioGANDiscriminator):
   """OptBlock(down) [-> attention] -> DBlock(down) -> DBlock -> DBlock -> ReLU -> global sum
   -> Dense(1), with projection or concat conditioning. ``attention_after``: 1-based block."""
 
-  width: int = 0
-  depth: int = 0  # unused
-  num_classes: int = 0
-  embed_dim: int = 128  # unused
-  spectral_norm: bool = False
-  conditioning: str = "projection"
-  conv_impl: str = "fast"
-  norm: str = "batch"
-  axis_name: str | None = None
   default_width: int = DEFAULT_WIDTH
   attention_after: int = 0
 
@@ -201,10 +192,8 @@ class ResNet32Discriminator(nn.Module):
       if self.attention_after == i + 1:
         h = SelfAttention(self.spectral_norm, self.conv_impl, name="attention")(h, train=train)
     h = jnp.sum(nn.relu(h), axis=(1, 2))
-    logit = common.maybe_spectral_norm(
-        nn.Dense(1, kernel_init=common.ORTHOGONAL, name="linear1"), h,
-        enabled=self.spectral_norm, train=train)[:, 0]
-    if self.num_classes and self.conditioning == "projection":
-      logit = common.projection_output(h, labels, logit, self.num_classes, self.spectral_norm,
-                                       train, embedding_init=common.ORTHOGONAL)
-    return logit
+    return common.output_head(
+        h, labels, num_classes=self.num_classes, conditioning=self.conditioning,
+        spectral_norm=self.spectral_norm, train=train,
+        dense=nn.Dense(1, kernel_init=common.ORTHOGONAL, name="linear1"),
+        embedding_init=common.ORTHOGONAL)

@@ -1,0 +1,94 @@
+"""Everything a run builds from its config: data, models, optimisers and the step functions.
+
+Shared by the trainer and the sample, evaluate and bench tools, so each rebuilds a run the same way
+(from a config file, or from the ``config.json`` a run left in its workdir).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import ml_collections
+
+from gan_jax import configs, models, rng
+from gan_jax.data import datasets as data
+from gan_jax.errors import ConfigError
+from gan_jax.training import state, steps
+
+CONFIG_FILE = "config.json"
+
+
+@dataclasses.dataclass
+class Experiment:
+  config: ml_collections.ConfigDict
+  dataset: data.Dataset
+  generator: object
+  discriminator: object
+  optimizers: state.Optimizers
+  steps: steps.Steps  # d_update, g_update, train_step bound to these players
+  num_classes: int  # 0 for unconditional runs
+
+  def init_state(self) -> state.GANState:
+    return state.create_state(
+        rng.streams(self.config.seed).init, generator=self.generator,
+        discriminator=self.discriminator, optimizers=self.optimizers,
+        z_dim=self.config.model.z_dim, example_shape=self.dataset.example_shape,
+        num_classes=self.num_classes)
+
+
+def build(config, *, num_devices: int, dataset: data.Dataset | None = None) -> Experiment:
+  """Validates ``config`` and builds the run; raises ConfigError on bad input."""
+  configs.validate(config, num_devices=num_devices)
+  dataset = dataset if dataset is not None else data.load_dataset(config.data)
+  configs.validate_against_data(config, dataset)
+  num_classes = dataset.num_classes if config.conditional else 0
+  generator, discriminator = models.get(
+      config.model, example_shape=dataset.example_shape, num_classes=num_classes,
+      axis_name=steps.AXIS)
+  optimizers = state.make_optimizers(
+      config.optim, num_steps=config.train.num_steps, n_critic=config.train.n_critic)
+  step_cfg = steps.StepConfig.from_config(
+      config, num_devices=num_devices, num_classes=dataset.num_classes)
+  gan_steps = steps.bind(generator=generator, discriminator=discriminator,
+                         optimizers=optimizers, cfg=step_cfg)
+  return Experiment(config, dataset, generator, discriminator, optimizers, gan_steps, num_classes)
+
+
+def config_to_dict(config) -> dict:
+  return json.loads(config.to_json())
+
+
+def load_workdir_config(workdir: str) -> ml_collections.ConfigDict:
+  """The config a run saved in its workdir."""
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.isfile(path):
+    raise ConfigError(f"--workdir={workdir!r} holds no {CONFIG_FILE}; is it a gan_jax run?")
+  with open(path) as f:
+    saved = json.load(f)
+  # Start from the defaults so runs saved by older versions gain new fields.
+  config = configs.base_config()
+  config.update_from_flattened_dict(
+      {k: v for k, v in configs.flatten(saved).items() if k in configs.flatten(config)})
+  return config
+
+
+def load_run(workdir: str, dataset: data.Dataset | None = None):
+  """(experiment, canonical state, step) of the latest readable checkpoint in ``workdir``.
+
+  The experiment is built for one device (inference); raises ConfigError without a checkpoint.
+  """
+  from gan_jax.training import checkpointing
+
+  config = load_workdir_config(workdir)
+  exp = build(config, num_devices=1, dataset=dataset)
+  restored = None
+  if checkpointing.has_checkpoints(workdir):
+    ckpt = checkpointing.Checkpointer(workdir, max_to_keep=config.train.keep_checkpoints)
+    restored = ckpt.restore_latest(exp.init_state())
+    ckpt.close()
+  if restored is None:
+    raise ConfigError(f"--workdir={workdir!r} holds no checkpoint yet")
+  state, step = restored
+  return exp, state, step

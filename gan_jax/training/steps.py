@@ -1,0 +1,384 @@
+"""Per-device train steps: ``d_update``, ``g_update`` and ``train_step`` (n_critic D, 1 G update).
+
+The functions are pure and written for one device inside a data-parallel map over the named axis
+``'batch'`` (see ``gan_jax.parallel``): gradients and metrics are averaged with ``lax.pmean``, and
+G's BatchNorm averages its statistics over the same axis. Random draws are made for the *global*
+batch from keys shared by every device, and each device takes its slice, so a step on k devices
+equals the same global batch on one device.
+
+They are module-level pure functions whose dependencies (G, D, optimisers, ``StepConfig``) are
+keyword-only; ``bind`` fixes them once with ``functools.partial``.
+
+Randomness: step ``s`` uses ``fold_in(train_key, s)``; its j-th critic update folds in ``j`` and
+the G update folds in ``n_critic``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax import lax
+
+from gan_jax import losses
+from gan_jax.ops import augment
+from gan_jax.training.state import GANState, Optimizers
+
+AXIS = "batch"
+# fold_in stream of the DiffAugment keys, apart from the steps' other draws.
+_DIFFAUG_STREAM = 0x0D1FF
+
+
+@dataclasses.dataclass(frozen=True)
+class StepConfig:
+  """The static settings a step needs (hashable, closed over by the jitted step)."""
+
+  objective: str
+  num_devices: int
+  z_dim: int
+  num_classes: int = 0
+  n_critic: int = 1
+  gp_weight: float = 10.0
+  r1_weight: float = 0.0
+  label_smoothing: float = 0.0
+  ac_weight: float = 1.0
+  weight_clip: float = 0.0
+  instance_noise_std: float = 0.0
+  instance_noise_anneal_steps: int = 0
+  ema_decay: float = 0.0
+  ema_start_step: int = 0
+  skip_nonfinite: bool = False
+  g_reuses_d_latents: bool = False
+  diffaug: str = ""
+
+  @classmethod
+  def from_config(cls, config, *, num_devices: int, num_classes: int) -> StepConfig:
+    return cls(
+        objective=config.objective, num_devices=num_devices, z_dim=config.model.z_dim,
+        num_classes=num_classes if config.conditional else 0, n_critic=config.train.n_critic,
+        gp_weight=config.gp_weight, r1_weight=config.reg.r1_weight,
+        label_smoothing=config.reg.label_smoothing, ac_weight=config.reg.get("ac_weight", 1.0),
+        weight_clip=config.reg.weight_clip,
+        instance_noise_std=config.reg.instance_noise_std,
+        instance_noise_anneal_steps=config.reg.instance_noise_anneal_steps,
+        ema_decay=config.ema_decay, ema_start_step=config.get("ema_start_step", 0),
+        skip_nonfinite=config.train.skip_nonfinite,
+        g_reuses_d_latents=config.train.get("g_reuses_d_latents", False),
+        diffaug=config.reg.get("diffaug", ""))
+
+
+def instance_noise_std(step, std: float, anneal_steps: int):
+  """σ(step) = std · max(0, 1 - step / anneal_steps); constant std when anneal_steps = 0."""
+  if anneal_steps <= 0:
+    return jnp.asarray(std, jnp.float32)
+  return std * jnp.maximum(0.0, anneal_steps - step.astype(jnp.float32)) / anneal_steps
+
+
+def ema_decay_at(step, decay: float, start_step: int = 0):
+  """The EMA decay of the G update at train step ``step`` (0-based, G updates done before it).
+
+  decay_t = min(decay, (1 + t) / (10 + t)) with t = step - start_step (TensorFlow's
+  ExponentialMovingAverage warm-up): 0.1 at the first averaged update, 0.5 at t = 8, 0.9 at
+  t = 80, and ``decay`` from t = (10·decay - 1) / (1 - decay) on (8990 for 0.999), so the
+  average soon forgets G's random initialisation. Before ``start_step`` it is 0: the EMA copies G.
+  """
+  t = jnp.asarray(step, jnp.float32) - start_step
+  return jnp.where(t < 0, 0.0, jnp.minimum(decay, (1.0 + t) / (10.0 + t)))
+
+
+def _local_slice(global_array, num_devices: int):
+  """This device's slice (along axis 0) of an array drawn for the global batch."""
+  if num_devices == 1:
+    return global_array
+  n = global_array.shape[0] // num_devices
+  return lax.dynamic_slice_in_dim(global_array, lax.axis_index(AXIS) * n, n)
+
+
+def _finite(loss, grad_norm) -> jax.Array:
+  """Whether an update is finite: its loss and ‖∇‖ = sqrt(Σ g²).
+
+  ‖∇‖ is inf or NaN whenever any gradient entry is (and when Σ g² overflows float32, above
+  ~1.8e19). One check on the norm the step logs anyway, rather than one per parameter leaf,
+  takes ~0.5 s off the DCGAN step's compile time on XLA:CPU (BUILD_NOTES.md).
+  """
+  return jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+
+
+def _logits_and_classes(out):
+  """D's output as (logits (N,), class logits (N, K) or None): AC-GAN's D returns a pair."""
+  return out if isinstance(out, tuple) else (out, None)
+
+
+def _keep_if(ok, new, old):
+  return jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
+
+
+class SharedForward(NamedTuple):
+  """One forward pass of G, x = G(z, c), that the last D update and the G update share
+  (``train.g_reuses_d_latents``). A D update needs only ``fake`` and ``labels``."""
+
+  fake: jax.Array
+  labels: jax.Array | None
+  pullback: Callable | None = None  # θ-cotangent of ∂x/∂θ: the vjp of G at its params
+  g_batch_stats: Any = None  # G's BatchNorm statistics after that forward pass
+
+
+def sample_latents(key, local_batch: int, cfg: StepConfig):
+  """z ~ N(0, I) and, for conditional models, c ~ U{0..K-1}, for this device's examples."""
+  n = local_batch * cfg.num_devices
+  z_key, y_key = jax.random.split(key)
+  z = _local_slice(jax.random.normal(z_key, (n, cfg.z_dim)), cfg.num_devices)
+  labels = None
+  if cfg.num_classes:
+    labels = _local_slice(jax.random.randint(y_key, (n,), 0, cfg.num_classes), cfg.num_devices)
+  return z, labels
+
+
+def _instance_noise(key, x, step, cfg: StepConfig):
+  if cfg.instance_noise_std <= 0:
+    return x
+  std = instance_noise_std(step, cfg.instance_noise_std, cfg.instance_noise_anneal_steps)
+  noise = jax.random.normal(key, (x.shape[0] * cfg.num_devices,) + x.shape[1:], x.dtype)
+  return x + std * _local_slice(noise, cfg.num_devices)
+
+
+def _diff_augment(key, cfg: StepConfig, *xs):
+  """DiffAugment T (reg.diffaug) of each batch in ``xs``: batch i's per-image keys are drawn
+  for the global batch from fold_in(fold_in(key, stream), i), and each device takes its slice."""
+  if not cfg.diffaug:
+    return list(xs)
+  key = jax.random.fold_in(key, _DIFFAUG_STREAM)
+  return [augment.diff_augment(x, _local_slice(jax.random.split(
+      jax.random.fold_in(key, i), x.shape[0] * cfg.num_devices), cfg.num_devices), cfg.diffaug)
+          for i, x in enumerate(xs)]
+
+
+def _generate(generator, state: GANState, params, z, labels):
+  """G(z, c) in train mode; returns samples and G's updated BatchNorm statistics."""
+  variables = {"params": params}
+  if state.g_batch_stats:
+    variables["batch_stats"] = state.g_batch_stats
+    fake, updates = generator.apply(variables, z, labels, train=True, mutable=["batch_stats"])
+    return fake, updates["batch_stats"]
+  return generator.apply(variables, z, labels, train=True), state.g_batch_stats
+
+
+def _discriminate(discriminator, params, batch_stats, x, labels, *, update_stats: bool):
+  variables = {"params": params}
+  if batch_stats:
+    variables["batch_stats"] = batch_stats
+    if update_stats:
+      out, updates = discriminator.apply(
+          variables, x, labels, train=True, mutable=["batch_stats"])
+      return out, updates["batch_stats"]
+  return discriminator.apply(variables, x, labels, train=False), batch_stats
+
+
+def shared_forward(state: GANState, z, labels, *, generator) -> SharedForward:
+  """G(z, c) with its pullback to G's params and G's updated BatchNorm statistics."""
+  fake, pullback, g_batch_stats = jax.vjp(
+      lambda p: _generate(generator, state, p, z, labels), state.g_params, has_aux=True)
+  return SharedForward(fake, labels, pullback, g_batch_stats)
+
+
+# ---- the two players' updates -------------------------------------------------------------
+
+
+def d_update(state: GANState, batch: dict, key, *, generator, discriminator,
+             optimizers: Optimizers, cfg: StepConfig,
+             generated: SharedForward | None = None) -> tuple[GANState, dict]:
+  """One D update on a real micro-batch: minimise d_loss (+ w·AC, + λ·GP, + γ/2·R1).
+
+  AC (model.conditioning='ac'): CE(class logits, c) on the real and on the fake examples.
+
+  ``generated``: the fakes (and their labels) to use; G(z, c) of fresh latents when None. G runs
+  in train mode (batch statistics); its running BatchNorm statistics change in the G update only.
+  """
+  obj = losses.get(cfg.objective)
+  x_real = batch["x"]
+  y_real = batch["y"] if cfg.num_classes else None
+  local = x_real.shape[0]
+  k_lat, k_gp, k_nr, k_nf = jax.random.split(key, 4)
+  if generated is None:
+    z, y_fake = sample_latents(k_lat, local, cfg)
+    fake, _ = _generate(generator, state, state.g_params, z, y_fake)
+  else:
+    fake, y_fake = generated.fake, generated.labels
+  fake = lax.stop_gradient(fake)
+  real_in = _instance_noise(k_nr, x_real, state.step, cfg)
+  fake_in = _instance_noise(k_nf, fake, state.step, cfg)
+  both_x = jnp.concatenate(_diff_augment(key, cfg, real_in, fake_in))  # GP/R1: un-augmented
+  both_y = None if y_real is None else jnp.concatenate([y_real, y_fake])
+  alpha = None
+  if obj.uses_gradient_penalty:
+    alpha = _local_slice(jax.random.uniform(k_gp, (local * cfg.num_devices,)), cfg.num_devices)
+
+  def loss_fn(d_params):
+    out, d_batch_stats = _discriminate(
+        discriminator, d_params, state.d_batch_stats, both_x, both_y, update_stats=True)
+    out, class_logits = _logits_and_classes(out)
+    real_out, fake_out = out[:local], out[local:]
+    adv = obj.d_loss(real_out, fake_out, label_smoothing=cfg.label_smoothing)
+    ac = jnp.zeros(())
+    if class_logits is not None:  # AC-GAN: D classifies real and fake examples
+      ac = (losses.auxiliary_classifier_loss(class_logits[:local], y_real)
+            + losses.auxiliary_classifier_loss(class_logits[local:], y_fake))
+    # The penalties' critic starts from the power-iteration vectors u that the adversarial
+    # forward started from (state.d_batch_stats, not the d_batch_stats it returned): Flax's
+    # SpectralNorm iterates even with update_stats=False, so from the same u it computes the
+    # same σ, W/σ is the D the adversarial term sees, and u advances once per D update.
+    critic = lambda x: _logits_and_classes(_discriminate(  # noqa: E731
+        discriminator, d_params, state.d_batch_stats, x, y_real, update_stats=False)[0])[0]
+    gp = r1 = jnp.zeros(())
+    if obj.uses_gradient_penalty:
+      gp = losses.gradient_penalty(critic, real_in, fake_in, alpha=alpha)
+    if cfg.r1_weight:
+      r1 = losses.r1_penalty(critic, real_in)
+    loss = adv + cfg.ac_weight * ac + cfg.gp_weight * gp + 0.5 * cfg.r1_weight * r1
+    aux = dict(d_adv_loss=adv, d_ac_loss=ac, gp=gp, r1=r1, d_real=obj.d_prob_or_score(real_out),
+               d_fake=obj.d_prob_or_score(fake_out))
+    return loss, (aux, d_batch_stats)
+
+  (loss, (aux, d_batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+      state.d_params)
+  grads = lax.pmean(grads, AXIS)
+  updates, d_opt_state = optimizers.d.update(grads, state.d_opt_state, state.d_params)
+  d_params = optax.apply_updates(state.d_params, updates)
+  if cfg.weight_clip:
+    d_params = jax.tree.map(lambda w: jnp.clip(w, -cfg.weight_clip, cfg.weight_clip), d_params)
+  metrics = lax.pmean(dict(d_loss=loss, **aux), AXIS)
+  metrics["d_grad_norm"] = optax.tree.norm(grads)
+  finite = _finite(loss, metrics["d_grad_norm"])
+  new = state.replace(d_params=d_params, d_opt_state=d_opt_state, d_batch_stats=d_batch_stats)
+  return _finish(state, new, finite, metrics, "d", cfg)
+
+
+def g_update(state: GANState, local_batch: int, key, *, generator, discriminator,
+             optimizers: Optimizers, cfg: StepConfig,
+             generated: SharedForward | None = None) -> tuple[GANState, dict]:
+  """One G update: minimise g_loss(D(G(z))) (+ w·CE of D's class logits on G(z, c) against c,
+  for AC-GAN), then update the EMAs of G's params and BatchNorm statistics,
+  ema ← d·ema + (1 - d)·θ with d = ``ema_decay_at(step, ...)``.
+
+  ∇_θ g_loss = (∂x/∂θ)ᵀ ∇_x g_loss(D(x)) at x = G_θ(z): the gradient at the fakes, pulled back
+  through G. ``generated``: a ``shared_forward`` pass; G(z, c) of fresh latents when None.
+  """
+  obj = losses.get(cfg.objective)
+  k_lat, k_noise = jax.random.split(key)
+  if generated is None:
+    generated = shared_forward(state, *sample_latents(k_lat, local_batch, cfg),
+                               generator=generator)
+  y_fake = generated.labels
+
+  def loss_fn(x):
+    (fake_in,) = _diff_augment(key, cfg, _instance_noise(k_noise, x, state.step, cfg))
+    fake_out, class_logits = _logits_and_classes(_discriminate(
+        discriminator, state.d_params, state.d_batch_stats, fake_in, y_fake,
+        update_stats=False)[0])
+    ac = jnp.zeros(())
+    if class_logits is not None:  # AC-GAN: G wants its fakes classified as asked
+      ac = losses.auxiliary_classifier_loss(class_logits, y_fake)
+    return obj.g_loss(fake_out) + cfg.ac_weight * ac, (fake_out, ac)
+
+  (loss, (fake_out, g_ac)), fake_grads = jax.value_and_grad(loss_fn, has_aux=True)(
+      generated.fake)
+  (grads,) = generated.pullback(fake_grads)
+  grads = lax.pmean(grads, AXIS)
+  updates, g_opt_state = optimizers.g.update(grads, state.g_opt_state, state.g_params)
+  g_params = optax.apply_updates(state.g_params, updates)
+  decay = ema_decay_at(state.step, cfg.ema_decay, cfg.ema_start_step)
+  ema = lambda avg, new: jax.tree.map(  # noqa: E731
+      lambda e, p: decay * e + (1.0 - decay) * p, avg, new)
+  # Per-example |∂ℓ_G/∂a| at the fake outputs a: σ(a) for minimax, 1 - σ(a) for NS.
+  logit_grad = jax.grad(lambda a: obj.g_loss(a) * a.shape[0])(fake_out)
+  metrics = lax.pmean(dict(
+      g_loss=loss, g_ac_loss=g_ac, g_logit_grad=jnp.mean(jnp.abs(logit_grad)),
+      d_fake_g=obj.d_prob_or_score(fake_out)), AXIS)
+  metrics["g_grad_norm"] = optax.tree.norm(grads)
+  finite = _finite(loss, metrics["g_grad_norm"])
+  new = state.replace(
+      g_params=g_params, g_opt_state=g_opt_state, g_batch_stats=generated.g_batch_stats,
+      ema_g_params=ema(state.ema_g_params, g_params),
+      ema_g_batch_stats=ema(state.ema_g_batch_stats, generated.g_batch_stats))
+  return _finish(state, new, finite, metrics, "g", cfg)
+
+
+def _finish(old: GANState, new: GANState, finite, metrics, player: str, cfg: StepConfig):
+  finite = lax.pmin(finite.astype(jnp.int32), AXIS).astype(bool)
+  metrics[f"{player}_nonfinite"] = (~finite).astype(jnp.int32)
+  if cfg.skip_nonfinite:
+    new = _keep_if(finite, new, old).replace(
+        skipped_updates=old.skipped_updates + (~finite).astype(jnp.int32))
+  return new, metrics
+
+
+def train_step(state: GANState, batch: dict, train_key, *, generator, cfg: StepConfig,
+               d_update: Callable, g_update: Callable) -> tuple[GANState, dict]:
+  """n_critic D updates (one real micro-batch each, ``batch[...][:, j]``), then one G update.
+
+  ``batch`` leaves have shape (local_batch, n_critic, ...). ``train_key``: the run's ``train``
+  stream (``gan_jax.rng``); step s draws from fold_in(train_key, s), its j-th D update from
+  fold_in of that and j, the G update from fold_in of it and n_critic. ``d_update`` and
+  ``g_update``: the bound updates (``bind``). Returns the new state and scalar metrics averaged
+  over devices.
+  """
+  step_key = jax.random.fold_in(train_key, state.step)
+  local_batch = batch["x"].shape[0]
+  shared = None  # The last D update and the G update share one forward pass of G.
+  if cfg.g_reuses_d_latents:
+    z, labels = sample_latents(jax.random.fold_in(step_key, cfg.n_critic + 1), local_batch, cfg)
+    shared = shared_forward(state, z, labels, generator=generator)
+  d_metrics = []
+  for j in range(cfg.n_critic):
+    micro = jax.tree.map(lambda a, j=j: a[:, j], batch)
+    last_shared = shared if j == cfg.n_critic - 1 else None
+    state, m = d_update(state, micro, jax.random.fold_in(step_key, j), generated=last_shared)
+    d_metrics.append(m)
+  state, g_metrics = g_update(state, local_batch, jax.random.fold_in(step_key, cfg.n_critic),
+                              generated=shared)
+  metrics = dict(d_metrics[-1])
+  metrics["d_nonfinite"] = sum(m["d_nonfinite"] for m in d_metrics)
+  metrics.update(g_metrics)
+  metrics["g_param_norm"] = optax.tree.norm(state.g_params)
+  metrics["d_param_norm"] = optax.tree.norm(state.d_params)
+  metrics["skipped_updates"] = state.skipped_updates
+  return state.replace(step=state.step + 1), metrics
+
+
+class Steps(NamedTuple):
+  """One run's step functions with its players bound (``bind``), and what they were bound to."""
+
+  d_update: Callable  # (state, batch, key, generated=None) -> (state, metrics)
+  g_update: Callable  # (state, local_batch, key, generated=None) -> (state, metrics)
+  train_step: Callable  # (state, batch, train_key) -> (state, metrics)
+  generator: Any
+  discriminator: Any
+  cfg: StepConfig
+
+  @property
+  def objective(self) -> losses.Objective:
+    return losses.get(self.cfg.objective)
+
+
+def bind(*, generator, discriminator, optimizers: Optimizers, cfg: StepConfig,
+         d_update: Callable = d_update, g_update: Callable = g_update) -> Steps:
+  """``d_update``, ``g_update`` and ``train_step`` with their dependencies bound once
+  (functools.partial, as MAGVIT's train_g_d and Scenic's train_step are). ``d_update`` and
+  ``g_update`` may be replaced, e.g. by a test's wrapper of the module functions."""
+  deps = dict(generator=generator, discriminator=discriminator, optimizers=optimizers, cfg=cfg)
+  d = functools.partial(d_update, **deps)
+  g = functools.partial(g_update, **deps)
+  step = functools.partial(train_step, generator=generator, cfg=cfg, d_update=d, g_update=g)
+  return Steps(d, g, step, generator, discriminator, cfg)
+
+
+def metric_names() -> tuple[str, ...]:
+  """The order in which a non-finite quantity is reported."""
+  return ("d_loss", "g_loss", "d_grad_norm", "g_grad_norm", "gp", "r1", "d_real", "d_fake",
+          "d_fake_g", "g_logit_grad", "d_param_norm", "g_param_norm")
+

@@ -1,0 +1,260 @@
+"""The run directory: checked up front, held by one writer at a time, never left half-written.
+
+- ``check_usable`` refuses (ConfigError, exit 2) a workdir that is a file, or that cannot be
+  created or written (its nearest existing ancestor is a file or not writable), and (one
+  process) one that a live run holds, before anything is read or written. Missing parents are
+  created.
+- ``WorkdirLock`` is the one-writer rule: ``workdir/gan_jax.lock`` names the holder (host, pid,
+  start time). It is created atomically (a hard link of a complete file, so it is never seen
+  half-written); a lock whose process is gone (same host, no such pid, or the pid now belongs to
+  a process started later) is taken over with a warning. Only process 0 takes it; the others
+  learn the outcome from it.
+- ``append_line`` and ``write_atomic`` write metrics lines and files so that a failed write
+  (disk full, I/O error) leaves the file as it was, and raise ``WriteError`` naming the step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import socket
+import sys
+
+from gan_jax.errors import ConfigError
+
+LOCK_FILE = "gan_jax.lock"
+
+
+class WriteError(RuntimeError):
+  """Writing a run's checkpoint, metrics or samples failed; the run stops (exit status 1)."""
+
+
+def os_error_text(error: BaseException) -> str:
+  """The OS error behind ``error`` (searched through causes and exception groups), as text."""
+  seen, todo = set(), [error]
+  while todo:
+    e = todo.pop(0)
+    if e is None or id(e) in seen:
+      continue
+    seen.add(id(e))
+    if isinstance(e, OSError) and e.errno is not None:
+      where = f": {e.filename!r}" if e.filename else ""
+      return f"[Errno {e.errno}] {e.strerror}{where}"
+    todo += [e.__cause__, e.__context__, *getattr(e, "exceptions", ())]
+  return " ".join(str(error).split())[:300] or type(error).__name__
+
+
+def write_failed(step: int, what: str, error: BaseException) -> WriteError:
+  return WriteError(f"step {step}: writing {what} failed ({os_error_text(error)}); the run "
+                    "stopped; rerun the same command to resume from the latest checkpoint")
+
+
+def append_line(path: str, line: str) -> None:
+  """Appends ``line + '\\n'``; on failure truncates the file back to its old size and raises."""
+  data = memoryview((line + "\n").encode())
+  with open(path, "ab", buffering=0) as f:  # unbuffered: no flush can fail inside the undo
+    size = f.seek(0, os.SEEK_END)
+    try:
+      while data:
+        data = data[f.write(data):]  # a short write (disk full) continues, then raises
+    except BaseException:
+      with contextlib.suppress(OSError):
+        os.ftruncate(f.fileno(), size)
+      raise
+
+
+def write_atomic(path: str, write) -> None:
+  """``write(tmp_path)`` then renames tmp_path to ``path``; on failure removes tmp_path."""
+  base, ext = os.path.splitext(path)
+  tmp = f"{base}.tmp{ext}"  # the extension kept: PIL picks the format from it
+  try:
+    write(tmp)
+    os.replace(tmp, path)
+  except BaseException:
+    with contextlib.suppress(OSError):
+      os.remove(tmp)
+    raise
+
+
+def write_text_atomic(path: str, text: str) -> None:
+  """``write_atomic`` of a text file holding ``text``."""
+
+  def write(tmp: str) -> None:
+    with open(tmp, "w", newline="") as f:
+      f.write(text)
+
+  write_atomic(path, write)
+
+
+def savez(path: str, **arrays) -> None:
+  """``np.savez`` to exactly ``path`` (through a file object: no '.npz' appended)."""
+  import numpy as np
+
+  with open(path, "wb") as f:
+    np.savez(f, **arrays)
+
+
+# ---- Up-front checks --------------------------------------------------------------------------
+
+
+def check_usable(workdir: str) -> None:
+  """Raises ConfigError when ``workdir`` cannot be created or written, or a live run holds it."""
+  path = os.path.abspath(workdir)
+  if os.path.exists(path):
+    if not os.path.isdir(path):
+      raise ConfigError(f"--workdir={workdir!r} is a file, not a directory; pick another path")
+    if not os.access(path, os.W_OK | os.X_OK):
+      raise ConfigError(f"--workdir={workdir!r} is not writable; pick another path")
+    # With several processes only WorkdirLock.acquire decides (process 0, then a broadcast): a
+    # check here could see process 0's lock of the previous run in the same processes.
+    holder = read_holder(path) if _single_process() else None
+    if holder is not None and _alive(holder):
+      raise ConfigError(_held_message(workdir, holder))
+    return
+  ancestor = os.path.dirname(path)
+  while not os.path.exists(ancestor):
+    ancestor = os.path.dirname(ancestor)
+  if not os.path.isdir(ancestor):
+    raise ConfigError(f"--workdir={workdir!r} cannot be created: {ancestor!r} is a file")
+  if not os.access(ancestor, os.W_OK | os.X_OK):
+    raise ConfigError(f"--workdir={workdir!r} cannot be created: {ancestor!r} is not writable")
+
+
+def _single_process() -> bool:
+  import jax
+
+  return jax.process_count() == 1
+
+
+# ---- The lock ---------------------------------------------------------------------------------
+
+
+def _proc_start(pid: int) -> str | None:
+  """The start time of process ``pid`` in clock ticks since boot (Linux), to spot pid reuse."""
+  try:
+    with open(f"/proc/{pid}/stat") as f:
+      return f.read().rsplit(")", 1)[1].split()[19]
+  except (OSError, IndexError):
+    return None
+
+
+def _me() -> dict:
+  return {"host": socket.gethostname(), "pid": os.getpid(), "proc_start": _proc_start(os.getpid()),
+          "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+          "command": " ".join(sys.argv)}
+
+
+def read_holder(workdir: str) -> dict | None:
+  """The lock's holder record, or None when the workdir is not held."""
+  try:
+    with open(os.path.join(workdir, LOCK_FILE)) as f:
+      return json.load(f)
+  except FileNotFoundError:
+    return None
+  except (OSError, ValueError):
+    return {"host": "?", "pid": "?", "started": "?"}  # unreadable: treat as held
+
+
+def _alive(holder: dict) -> bool:
+  """False only when the holder certainly exited: same host, and its pid is gone or reused."""
+  if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
+    return True
+  try:
+    os.kill(holder["pid"], 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:  # another user's live process
+    return True
+  start = holder.get("proc_start")
+  return start is None or _proc_start(holder["pid"]) in (None, start)
+
+
+def _held_message(workdir: str, holder: dict) -> str:
+  return (f"--workdir={workdir!r} is in use by a live run (host {holder.get('host')}, pid "
+          f"{holder.get('pid')}, started {holder.get('started')}); wait for it to finish or pick "
+          f"another workdir (if that process is gone, delete {LOCK_FILE} there)")
+
+
+class WorkdirLock:
+  """Holds ``workdir/gan_jax.lock`` from ``acquire`` (which creates the workdir) to ``release``."""
+
+  def __init__(self, workdir: str):
+    self.workdir = workdir
+    self.path = os.path.join(os.path.abspath(workdir), LOCK_FILE)
+    self.record = None
+
+  def acquire(self) -> WorkdirLock:
+    """Takes the lock on process 0 (ConfigError if a live run holds it) and tells the others."""
+    import jax
+
+    error = None
+    if jax.process_index() == 0:
+      try:
+        self._take()
+      except ConfigError as e:
+        error = e
+    if jax.process_count() > 1:
+      import numpy as np
+      from jax.experimental import multihost_utils
+
+      refused = multihost_utils.broadcast_one_to_all(np.int32(error is not None))
+      if int(refused) and error is None:
+        holder = read_holder(self.workdir) or {}
+        error = ConfigError(_held_message(self.workdir, holder))
+    if error is not None:
+      raise error
+    return self
+
+  def _take(self) -> None:
+    try:
+      os.makedirs(self.workdir, exist_ok=True)
+      mine = _me()
+      tmp = f"{self.path}.{mine['host']}.{mine['pid']}.tmp"
+      with open(tmp, "w") as f:
+        json.dump(mine, f)
+      try:
+        for _ in range(3):
+          try:
+            os.link(tmp, self.path)
+            self.record = mine
+            return
+          except FileExistsError:
+            holder = read_holder(self.workdir)
+            if holder is None:
+              continue  # released meanwhile
+            if _alive(holder):
+              raise ConfigError(_held_message(self.workdir, holder)) from None
+            self._set_aside_stale(holder)
+      finally:
+        os.remove(tmp)
+    except OSError as e:
+      raise ConfigError(f"--workdir={self.workdir!r} cannot be written ({os_error_text(e)}); "
+                        "pick another path") from None
+    raise ConfigError(f"--workdir={self.workdir!r}: could not take {LOCK_FILE}; retry")
+
+  def _set_aside_stale(self, holder: dict) -> None:
+    """Renames a dead process's lock away (one taker wins the rename) and warns."""
+    with contextlib.suppress(FileNotFoundError):  # another taker moved it first
+      os.rename(self.path, f"{self.path}.stale")
+      print(f"warning: taking over {self.path} from a process that is gone (host "
+            f"{holder.get('host')}, pid {holder.get('pid')}, started {holder.get('started')})",
+            file=sys.stderr, flush=True)
+
+  def release(self) -> None:
+    """Removes the lock if this process still holds it."""
+    if self.record is None:
+      return
+    holder = read_holder(self.workdir)
+    if holder is not None and all(holder.get(k) == self.record[k] for k in ("host", "pid")):
+      with contextlib.suppress(OSError):
+        os.remove(self.path)
+    self.record = None
+
+  def __enter__(self) -> WorkdirLock:
+    """The lock, not yet taken (``acquire`` takes it); leaving the context releases it."""
+    return self
+
+  def __exit__(self, *exc) -> None:
+    self.release()

@@ -42,6 +42,9 @@ class Dataset:
   mode_std: float = 0.0
   # (process_index, process_count) when train_x holds only this process's shard (TFDS datasets).
   process_shard: tuple[int, int] | None = None
+  # Set when training batches stream through grain (gan_jax.grain_loader.Stream); train_x then
+  # holds a reference subset of the training split, for samples' diversity and evaluation.
+  stream: object | None = None
 
   @property
   def is_image(self) -> bool:
@@ -50,6 +53,10 @@ class Dataset:
   @property
   def has_labels(self) -> bool:
     return self.train_y is not None and self.num_classes > 0
+
+  @property
+  def num_train_examples(self) -> int:
+    return self.stream.num_examples if self.stream is not None else len(self.train_x)
 
   @property
   def example_shape(self) -> tuple[int, ...]:
@@ -170,9 +177,17 @@ def load_mog(name: str, num_train: int = 100_000) -> Dataset:
 
 
 def load_dataset(data_config) -> Dataset:
-  """Loads the dataset named by ``config.data`` (name, path, image_size, tfds_data_dir)."""
+  """Loads the dataset named by ``config.data`` (name, path, image_size, tfds_data_dir);
+  with ``data.loader`` 'grain' (or 'auto' for a large one), what grain_loader streams."""
+  from gan_jax import grain_loader
+
   name = data_config.name
   path = data_config.get("path", "") or ""
+  if grain_loader.is_array_record(path):
+    return grain_loader.load_array_record(data_config)
+  if not path and name not in grain_loader.MEMORY_ONLY and (
+      grain_loader.resolve_loader(data_config) == "grain"):
+    return grain_loader.load_tfds_reference(data_config)
   if path:
     return load_npz(path, name=name if name != "mnist" else "npz")
   if name == "mnist":

@@ -308,8 +308,29 @@ def make_iterator(dataset: data.Dataset, config, *, process_index: int, process_
     if not flags.FLAGS.is_parsed():  # grain's workers read absl flags (outside an absl app)
       flags.FLAGS.mark_as_parsed()
     ds = ds.mp_prefetch(grain.MultiprocessingOptions(
-        num_workers=workers, per_worker_buffer_size=dc.get("grain_worker_buffer_size", 2)))
+        num_workers=workers, per_worker_buffer_size=dc.get("grain_worker_buffer_size", 2)),
+        worker_init_fn=exit_with_parent)
   return iter(ds)
+
+
+PARENT_POLL_S = 1.0
+
+
+def exit_with_parent(worker_index: int, worker_count: int) -> None:
+  """Runs in each grain worker: ends it within ``PARENT_POLL_S`` of its trainer's death (a
+  SIGKILL gives the trainer no chance to stop its workers, which would live on as orphans)."""
+  import threading
+  import time
+
+  del worker_index, worker_count
+  parent = os.getppid()
+
+  def watch():
+    while os.getppid() == parent:
+      time.sleep(PARENT_POLL_S)
+    os._exit(1)
+
+  threading.Thread(target=watch, name="gan_jax-grain-parent-watch", daemon=True).start()
 
 
 def batches_with_state(iterator, num_batches: int):

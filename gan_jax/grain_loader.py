@@ -268,7 +268,8 @@ class ReadBatch:
 
   def __call__(self, indices: list, rng: np.random.Generator) -> dict:
     source, indices = _source(self.stream), [int(i) for i in indices]
-    records = (source.__getitems__(indices) if hasattr(source, "__getitems__")
+    # TFDS sources are read per index (tfds.testing.mock_data breaks their __getitems__).
+    records = (source.__getitems__(indices) if self.stream.paths
                else [source[i] for i in indices])
     examples = [decode(r) for r in records]
     x = np.stack([ex["image"] for ex in examples]).astype(np.float32) / 127.5 - 1.0

@@ -230,11 +230,16 @@ def _tfds_float32_bytes(data_config) -> int:
   """The training split's images as float32, in bytes (0 where TFDS does not know them)."""
   import tensorflow_datasets as tfds
 
+  from gan_jax import tfds_data
+
   try:
-    info = tfds.builder(data_config.name,
-                        data_dir=(data_config.get("tfds_data_dir", "") or None)).info
-    split = (data_config.get("tfds_split", "train") or "train").split("[")[0]
-    num = info.splits[split].num_examples
+    data_dir = data_config.get("tfds_data_dir", "") or ""
+    info = tfds.builder(data_config.name, data_dir=data_dir or None).info
+    split = data_config.get("tfds_split", "train") or "train"
+    if split.split("[")[0] in list(info.splits):
+      num = info.splits[split.split("[")[0]].num_examples
+    else:  # info without splits (e.g. tfds.testing.mock_data): the source's length
+      num = len(tfds_data._open_source(data_config.name, split, data_dir))
     shape = info.features["image"].shape
   except Exception:  # noqa: BLE001 - unknown, unprepared: the memory path reports it
     return 0
@@ -314,7 +319,8 @@ def make_iterator(dataset: data.Dataset, config, *, process_index: int, process_
   ds = pipeline(dataset.stream, batch_size=c.train.batch_size, n_critic=c.train.n_critic,
                 seed=c.seed, with_labels=bool(c.conditional),
                 random_flip=bool(dc.get("random_flip", False)),
-                process_index=process_index, process_count=process_count).to_iter_dataset()
+                process_index=process_index, process_count=process_count).to_iter_dataset(
+                    grain.ReadOptions(num_threads=READ_THREADS))
   workers = dc.get("grain_workers", 0)
   if workers:
     from absl import flags
@@ -328,6 +334,7 @@ def make_iterator(dataset: data.Dataset, config, *, process_index: int, process_
 
 
 PARENT_POLL_S = 1.0
+READ_THREADS = 16  # grain's default: threads preparing batches ahead in each (worker) process
 
 
 def exit_with_parent(worker_index: int, worker_count: int) -> None:

@@ -37,6 +37,12 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.tfds_split = "train"  # TFDS split used for training.
   # Flip each training image left-right with probability 1/2, drawn from (seed, step): images only.
   c.data.random_flip = False
+  # Input pipeline: 'memory' (all in host memory) | 'grain' (streamed: TFDS or .array_record) |
+  # 'auto' (grain above grain_loader.AUTO_GRAIN_BYTES of float32 images; gan_jax.data.grain_loader).
+  c.data.loader = "auto"
+  c.data.grain_workers = 2  # grain worker processes that read, decode and flip (0: in-process).
+  c.data.grain_worker_buffer_size = 2  # Batches each grain worker prepares ahead.
+  c.data.grain_reference_examples = 10_000  # Training examples a grain run keeps in memory.
 
   c.model = ml_collections.ConfigDict()
   c.model.name = "dcgan28"  # mlp | dcgan28 | dcgan32 | dcgan_cifar | resnet32 | biggan32.
@@ -115,6 +121,7 @@ SCHEDULE_FIELDS = (
 def validate(config, *, num_devices: int) -> None:
   """Raises ConfigError (one line naming the field and the valid choices) for a bad config."""
   from gan_jax import losses, models
+  from gan_jax.data import grain_loader
   from gan_jax.evaluation import sampling
   from gan_jax.ops import augment, conv
   from gan_jax.training import state
@@ -132,6 +139,7 @@ def validate(config, *, num_devices: int) -> None:
     raise ConfigError(f"model.d_norm={config.model.d_norm!r} is unknown; "
                       f"valid: {', '.join(models.D_NORMS)}")
   augment.parse_policy(config.reg.get("diffaug", ""))
+  grain_loader.validate_config(config.data)
   if config.model.get("conv_impl", "fast") not in conv.CONV_IMPLS:
     raise ConfigError(f"model.conv_impl={config.model.conv_impl!r} is unknown; "
                       f"valid: {', '.join(conv.CONV_IMPLS)}")
@@ -198,9 +206,9 @@ def validate_against_data(config, dataset) -> None:
   if config.reg.get("diffaug", "") and not dataset.is_image:
     raise ConfigError(f"reg.diffaug={config.reg.diffaug!r} needs an image dataset, not "
                       f"{dataset.name!r}; set reg.diffaug=''")
-  if config.train.batch_size > len(dataset.train_x):
+  if config.train.batch_size > dataset.num_train_examples:
     raise ConfigError(f"train.batch_size={config.train.batch_size} exceeds the "
-                      f"{len(dataset.train_x)} training examples of {dataset.name!r}")
+                      f"{dataset.num_train_examples} training examples of {dataset.name!r}")
 
 
 def _get(config, dotted: str):

@@ -26,6 +26,9 @@ class Dataset:
   mode_std: float = 0.0
   # (process_index, process_count) when train_x holds only this process's shard (TFDS datasets).
   process_shard: tuple[int, int] | None = None
+  # Set when training batches stream through grain (gan_jax.data.grain_loader.Stream); train_x
+  # then holds a reference subset of the training split, for samples' diversity and evaluation.
+  stream: object | None = None
 
   @property
   def is_image(self) -> bool:
@@ -34,6 +37,10 @@ class Dataset:
   @property
   def has_labels(self) -> bool:
     return self.train_y is not None and self.num_classes > 0
+
+  @property
+  def num_train_examples(self) -> int:
+    return self.stream.num_examples if self.stream is not None else len(self.train_x)
 
   @property
   def example_shape(self) -> tuple[int, ...]:

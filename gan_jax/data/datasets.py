@@ -128,9 +128,17 @@ def load_mog(name: str, num_train: int = 100_000) -> Dataset:
 
 
 def load_dataset(data_config) -> Dataset:
-  """Loads the dataset named by ``config.data`` (name, path, image_size, tfds_data_dir)."""
+  """Loads the dataset named by ``config.data`` (name, path, image_size, tfds_data_dir);
+  with ``data.loader`` 'grain' (or 'auto' for a large one), what grain_loader streams."""
+  from gan_jax.data import grain_loader  # it builds on this module's Dataset and TFDS readers
+
   name = data_config.name
   path = data_config.get("path", "") or ""
+  if grain_loader.is_array_record(path):
+    return grain_loader.load_array_record(data_config)
+  if not path and name not in grain_loader.MEMORY_ONLY and (
+      grain_loader.resolve_loader(data_config) == "grain"):
+    return grain_loader.load_tfds_reference(data_config)
   if path:
     return load_npz(path, name=name if name != "mnist" else "npz")
   if name == "mnist":

@@ -12,6 +12,10 @@ A save that fails (disk full, permission, an I/O error; Orbax reports it at the 
 wait, since saves run in the background) raises ``workdir.WriteError`` naming the step and the OS
 error. The failed step never became a finished step directory, so the previous step stays the
 latest; the trainer's Checkpointer removes the failed save's temporary directory on the rerun.
+
+A run whose batches stream through grain also saves the grain iterator's state with each step
+(item ``grain_loader.DATA_ITEM`` beside the state's ``default`` item, so every reader of the state
+reads such a step as any other); memory-path runs save the state alone, as before.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from gan_jax.training import workdir as workdir_lib
 
 CHECKPOINT_DIR = "checkpoints"
 DIGEST_KEY = "state_digest"
+DEFAULT_ITEM = "default"  # Orbax's name of a single item: where the state lies in every step
 
 
 class NonFiniteStateError(RuntimeError):
@@ -56,19 +61,26 @@ def _finished_steps(directory: str) -> list[int]:
 class Checkpointer:
   """Saves and restores host copies of the state under ``workdir/checkpoints/<step>``."""
 
-  def __init__(self, workdir: str, *, max_to_keep: int = 3, cleanup_tmp: bool = False):
+  def __init__(self, workdir: str, *, max_to_keep: int = 3, cleanup_tmp: bool = False,
+               with_data_iterator: bool = False):
     """``cleanup_tmp`` removes temporary directories of saves that failed or were killed; only
-    the workdir's one writer (the trainer, holding the lock) may pass it."""
+    the workdir's one writer (the trainer, holding the lock) may pass it.
+    ``with_data_iterator``: every save also holds a grain iterator state (grain runs)."""
+    from gan_jax.data import grain_loader
+
     self.directory = checkpoint_dir(workdir)
+    self.with_data_iterator = with_data_iterator
+    items = {"item_names": (DEFAULT_ITEM, grain_loader.DATA_ITEM)} if with_data_iterator else {}
     self.manager = ocp.CheckpointManager(
         self.directory,
         options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
-                                             cleanup_tmp_directories=cleanup_tmp))
+                                             cleanup_tmp_directories=cleanup_tmp), **items)
     self._pending = None  # the step of the save in flight
     self._failed = False
 
-  def save(self, step: int, state) -> None:
-    """Starts an asynchronous save of ``state`` (host numpy copy) as ``step``."""
+  def save(self, step: int, state, data_state=None) -> None:
+    """Starts an asynchronous save of ``state`` (host numpy copy) as ``step``, with
+    ``data_state`` (a ``grain_loader.IteratorState``) when ``with_data_iterator``."""
     host_state = flax.serialization.to_state_dict(jax.device_get(state))
     bad = _first_nonfinite_leaf(host_state)
     if bad is not None:
@@ -76,8 +88,14 @@ class Checkpointer:
           f"step {step}: {bad} is not finite; not saving it (last checkpoint: "
           f"{self.latest_step()})")
     self.wait()
+    args = ocp.args.StandardSave(host_state)
+    if self.with_data_iterator:
+      from gan_jax.data import grain_loader
+
+      args = ocp.args.Composite(**{DEFAULT_ITEM: args,
+                                   grain_loader.DATA_ITEM: grain_loader.save_args(data_state)})
     try:
-      self.manager.save(step, args=ocp.args.StandardSave(host_state), force=True,
+      self.manager.save(step, args=args, force=True,
                         custom_metadata={DIGEST_KEY: state_digest(host_state)})
     except Exception as e:  # noqa: BLE001 - any failure to write is reported the same way
       raise self._save_failed(step, e) from e
@@ -125,12 +143,28 @@ class Checkpointer:
   def restore(self, step: int, target):
     """Checkpoint ``step`` as a state like ``target``; raises if it is damaged or non-finite."""
     target_dict = flax.serialization.to_state_dict(jax.device_get(target))
-    restored = self.manager.restore(step, args=ocp.args.StandardRestore(target_dict))
+    args = ocp.args.StandardRestore(target_dict)
+    if self.with_data_iterator:
+      args = ocp.args.Composite(**{DEFAULT_ITEM: args})
+    restored = self.manager.restore(step, args=args)
+    if self.with_data_iterator:
+      restored = restored[DEFAULT_ITEM]
     _check_structure(target_dict, restored)
     saved_digest = (self.manager.metadata(step).custom_metadata or {}).get(DIGEST_KEY)
     if saved_digest is not None and saved_digest != state_digest(restored):
       raise ValueError("its contents do not match the digest saved with them")
     return flax.serialization.from_state_dict(target, restored)
+
+  def restore_data_iterator(self, step: int, iterator) -> None:
+    """Sets a grain ``iterator`` to the state saved with ``step``."""
+    from gan_jax.data import grain_loader
+
+    if not os.path.isdir(os.path.join(self.directory, str(step), grain_loader.DATA_ITEM)):
+      raise ConfigError(
+          f"checkpoint step {step} in {self.directory} holds no grain iterator state (it was "
+          "written by a data.loader='memory' run); resume it with --config.data.loader=memory")
+    self.manager.restore(step, args=ocp.args.Composite(
+        **{grain_loader.DATA_ITEM: grain_loader.restore_args(iterator)}))
 
   def set_aside_steps_after(self, step: int) -> list[int]:
     """Renames the steps newer than ``step`` (unreadable ones) to ``<step>.unreadable``.

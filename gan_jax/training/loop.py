@@ -19,7 +19,7 @@ import numpy as np
 from absl import logging
 
 from gan_jax import configs, rng
-from gan_jax.data import prefetch, sampler
+from gan_jax.data import grain_loader, prefetch, sampler
 from gan_jax.errors import ConfigError, NonFiniteError
 from gan_jax.evaluation import diagnostics, metrics, sampling
 from gan_jax.training import checkpointing, experiment, parallel, preemption, steps
@@ -137,13 +137,35 @@ def train_and_evaluate(config, workdir: str) -> dict:
     if is_chief:
       workdir_lib.write_text_atomic(os.path.join(workdir, experiment.CONFIG_FILE),
                                     config.to_json(indent=2))
+    streamed = exp.dataset.stream is not None  # grain: its iterator state is checkpointed
     ckpt = checkpointing.Checkpointer(workdir, max_to_keep=config.train.keep_checkpoints,
-                                      cleanup_tmp=True)
+                                      cleanup_tmp=True, with_data_iterator=streamed)
     ckpt.set_aside_steps_after(start_step)  # steps newer than the restored one are unreadable
     writer = RunWriter(workdir, is_chief)
     stack.callback(writer.close)
     history = writer.resume(start_step)
     return _train_loop(exp, par, state, start_step, ckpt, writer, history, stack)
+
+
+def _host_batches(exp, ckpt, start_step: int, stack):
+  """``(batch, data_state)`` of the steps from ``start_step`` on: from grain (data_state: the
+  iterator's state after the batch, restored from the checkpoint at ``start_step``) or from the
+  in-memory dataset (data_state None)."""
+  c = exp.config
+  tc = c.train
+  if exp.dataset.stream is not None:
+    iterator = grain_loader.make_iterator(exp.dataset, c, process_index=jax.process_index(),
+                                          process_count=jax.process_count())
+    stack.callback(iterator.close)
+    if start_step:
+      ckpt.restore_data_iterator(start_step, iterator)
+    return grain_loader.batches_with_state(iterator, tc.num_steps - start_step)
+  batch_fn = sampler.make_batch_fn(
+      exp.dataset, batch_size=tc.batch_size, n_critic=tc.n_critic, seed=rng.streams(c.seed).data,
+      with_labels=bool(exp.num_classes),
+      process_index=jax.process_index(), process_count=jax.process_count(),
+      random_flip=c.data.get("random_flip", False))
+  return ((batch_fn(s), None) for s in range(start_step, tc.num_steps))
 
 
 def _train_loop(exp, par, state, start_step, ckpt, writer, history: list[dict], stack) -> dict:
@@ -155,13 +177,9 @@ def _train_loop(exp, par, state, start_step, ckpt, writer, history: list[dict], 
   streams = rng.streams(c.seed)  # init was used by exp.init_state; the rest are used here
   train_step = par.map_step(exp.steps.train_step)
   generate_fn = sampling.make_generate_fn(exp.generator)
-  batch_fn = sampler.make_batch_fn(
-      exp.dataset, batch_size=tc.batch_size, n_critic=tc.n_critic, seed=streams.data,
-      with_labels=bool(exp.num_classes),
-      process_index=jax.process_index(), process_count=jax.process_count(),
-      random_flip=c.data.get("random_flip", False))
   batches = stack.enter_context(contextlib.closing(prefetch.prefetch(
-      par.put_batch(batch_fn(s)) for s in range(start_step, tc.num_steps))))
+      (par.put_batch(b), data_state) for b, data_state in _host_batches(exp, ckpt, start_step,
+                                                                        stack))))
   stop_requests = stack.enter_context(preemption.StopRequests(ckpt.manager))
   device_state = par.put_state(state)
   history, window, last_good_ckpt = list(history), [], ckpt.latest_step()
@@ -169,7 +187,7 @@ def _train_loop(exp, par, state, start_step, ckpt, writer, history: list[dict], 
   t_window, steps_in_window = time.perf_counter(), 0
   step = start_step
   for step in range(start_step, tc.num_steps):
-    batch = next(batches)  # already on the devices: the prefetch thread put it there
+    batch, data_state = next(batches)  # on the devices: the prefetch thread put it there
     with jax.transfer_guard(STEP_TRANSFER_GUARD):
       device_state, metrics = train_step(device_state, batch, streams.train)
     if step == start_step:  # one sync to time the compile, kept out of steps_per_s
@@ -227,7 +245,7 @@ def _train_loop(exp, par, state, start_step, ckpt, writer, history: list[dict], 
     if due_eval:
       _evaluate(exp, canonical, done, writer)
     if due_ckpt:
-      ckpt.save(done, canonical)
+      ckpt.save(done, canonical, data_state)
       last_good_ckpt = done
     t_window = time.perf_counter()
     if stop:

@@ -68,8 +68,9 @@ class _NotFromOrbax:
     return f"{os.sep}orbax{os.sep}" not in record.pathname
 
 
-def load_run_from_flags(argv, flag_values, *, min_num: int):
-  """(experiment, state, step) of --workdir's latest checkpoint, for the sample/evaluate CLIs.
+def load_run_from_flags(argv, flag_values, *, min_num: int, step: int | None = None):
+  """(experiment, state, step) of --workdir's checkpoint ``step`` (None: the latest), for the
+  sample/evaluate CLIs.
 
   Refuses stray arguments, a missing --workdir, --num below ``min_num`` and a workdir without a
   readable checkpoint, each in one line.
@@ -83,6 +84,6 @@ def load_run_from_flags(argv, flag_values, *, min_num: int):
   from gan_jax.training import experiment
 
   try:
-    return experiment.load_run(flag_values.workdir)
+    return experiment.load_run(flag_values.workdir, step=step)
   except ConfigError as e:
     fail(str(e))

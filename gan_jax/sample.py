@@ -1,6 +1,6 @@
-"""Writes samples of a run's latest checkpoint to an .npz file.
+"""Writes samples of a run's latest checkpoint (or of checkpoint --step) to an .npz file.
 
-  python -m gan_jax.sample --workdir=runs/cgan --num=1000 --out=samples.npz [--seed=0]
+  python -m gan_jax.sample --workdir=runs/cgan --num=1000 --out=samples.npz [--seed=0] [--step=N]
 
 The file holds ``images`` (N, H, W, C) float32 in [-1, 1] (or ``samples`` (N, 2) for 2-D data)
 and, for conditional runs, ``labels`` with label i % num_classes for sample i. The EMA generator is
@@ -19,10 +19,12 @@ flags.DEFINE_string("workdir", None, "A run directory written by gan_jax.main.")
 flags.DEFINE_integer("num", 1000, "Number of samples.")
 flags.DEFINE_string("out", "samples.npz", "Output .npz path.")
 flags.DEFINE_integer("seed", 0, "Seed of the latent draws.")
+flags.DEFINE_integer("step", None, "Checkpoint step to sample (default: the latest); "
+                     "train.keep_checkpoints says how many steps a run keeps.")
 
 
 def main(argv):
-  exp, state, step = cli.load_run_from_flags(argv, FLAGS, min_num=1)
+  exp, state, step = cli.load_run_from_flags(argv, FLAGS, min_num=1, step=FLAGS.step)
   from gan_jax.evaluation import sampling
 
   out = sampling.draw_samples(exp, state, FLAGS.num, FLAGS.seed)

@@ -101,6 +101,34 @@ def test_sample_cli(tiny_run, tmp_path):
   assert not np.allclose(np.asarray(jax.device_get(z)), np.asarray(other_seed))
 
 
+def test_sample_cli_step_samples_that_checkpoint(tiny_run, tmp_path):
+  """--step=3 samples G_ema of checkpoint 3 (not the latest, 6); a step not saved is one line,
+  exit 2, naming the saved steps."""
+  from gan_jax import experiment, sampling
+
+  workdir, _ = tiny_run
+  out = str(tmp_path / "s3.npz")
+  proc = run_module("gan_jax.sample", f"--workdir={workdir}", "--num=50", f"--out={out}",
+                    "--step=3")
+  assert "of step 3" in proc.stdout
+  with np.load(out) as f:
+    samples = f["samples"]
+  for step in (3, 6):
+    exp, state, loaded = experiment.load_run(workdir, step=step)
+    assert loaded == step
+    z, _ = sampling.fixed_latents(0, 50, exp.config.model.z_dim, 0)
+    ema = np.asarray(exp.generator.apply({"params": state.ema_g_params}, z, train=False))
+    if step == 3:
+      np.testing.assert_allclose(samples, ema, rtol=1e-6, atol=1e-6)
+    else:
+      assert not np.allclose(samples, ema, atol=1e-4)
+  proc = run_module("gan_jax.sample", f"--workdir={workdir}", f"--out={out}", "--step=4",
+                    check=False)
+  assert proc.returncode == 2
+  assert proc.stderr.strip().splitlines()[-1].startswith("error: --step=4")
+  assert "saved: 3, 6" in proc.stderr
+
+
 def test_resume_with_batchnorm_and_spectral_norm_state_is_bitwise(tmp_path):
   """A conditional DCGAN-28 (BatchNorm in G, spectral norm in D and on its projection
   embedding): 2 steps, stop, resume to 4 == 4 steps, every leaf of the state bitwise."""

@@ -74,10 +74,12 @@ def load_workdir_config(workdir: str) -> ml_collections.ConfigDict:
   return config
 
 
-def load_run(workdir: str, dataset: data.Dataset | None = None):
-  """(experiment, canonical state, step) of the latest readable checkpoint in ``workdir``.
+def load_run(workdir: str, dataset: data.Dataset | None = None, step: int | None = None):
+  """(experiment, canonical state, step) of checkpoint ``step`` in ``workdir`` (None: the latest
+  readable one).
 
-  The experiment is built for one device (inference); raises ConfigError without a checkpoint.
+  The experiment is built for one device (inference); raises ConfigError without a checkpoint
+  (or without one at ``step``).
   """
   from gan_jax.training import checkpointing
 
@@ -86,8 +88,15 @@ def load_run(workdir: str, dataset: data.Dataset | None = None):
   restored = None
   if checkpointing.has_checkpoints(workdir):
     ckpt = checkpointing.Checkpointer(workdir, max_to_keep=config.train.keep_checkpoints)
-    restored = ckpt.restore_latest(exp.init_state())
+    saved = sorted(ckpt.manager.all_steps())
+    if step is None:
+      restored = ckpt.restore_latest(exp.init_state())
+    elif step in saved:
+      restored = ckpt.restore(step, exp.init_state()), step
     ckpt.close()
+    if step is not None and restored is None:
+      raise ConfigError(f"--step={step}: {workdir!r} has no checkpoint of that step; saved: "
+                        f"{', '.join(map(str, saved))}")
   if restored is None:
     raise ConfigError(f"--workdir={workdir!r} holds no checkpoint yet")
   state, step = restored

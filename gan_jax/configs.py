@@ -232,10 +232,16 @@ def flatten(config, prefix: str = "") -> dict:
 
 
 def differences(saved: dict, current: dict) -> list[str]:
-  """Fields (outside SCHEDULE_FIELDS) whose values differ between two config dicts."""
+  """Fields (outside SCHEDULE_FIELDS) whose values differ between two config dicts.
+
+  A field the saved config lacks counts as its base_config() default: a run saved before the
+  field existed resumes under the new code as long as the field keeps that default.
+  """
   a, b = flatten(saved), flatten(current)
+  defaults = flatten(base_config().to_dict())
   return sorted(k for k in set(a) | set(b)
-                if k not in SCHEDULE_FIELDS and a.get(k, "<missing>") != b.get(k, "<missing>"))
+                if k not in SCHEDULE_FIELDS
+                and a.get(k, defaults.get(k, "<missing>")) != b.get(k, "<missing>"))
 
 
 def use_ring(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:

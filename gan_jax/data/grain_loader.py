@@ -234,7 +234,8 @@ def _tfds_float32_bytes(data_config) -> int:
 
   try:
     data_dir = data_config.get("tfds_data_dir", "") or ""
-    info = tfds.builder(data_config.name, data_dir=data_dir or None).info
+    with tfds_data.quiet_tfds_logging():
+      info = tfds.builder(data_config.name, data_dir=data_dir or None).info
     split = data_config.get("tfds_split", "train") or "train"
     if split.split("[")[0] in list(info.splits):
       num = info.splits[split.split("[")[0]].num_examples

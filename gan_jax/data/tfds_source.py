@@ -16,6 +16,7 @@ those of any other dataset. The test split (for evaluation) is read whole by eve
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 
 import numpy as np
@@ -90,18 +91,24 @@ def _load_with_tensorflow(name: str, split: str, data_dir: str, lo: int, hi: int
   return arrays["image"].astype(np.uint8), arrays.get("label")
 
 
+@contextlib.contextmanager
+def quiet_tfds_logging():
+  """TFDS logs on absl about every folder it probes; the errors gan_jax raises say what matters."""
+  from absl import logging
+
+  verbosity = logging.get_verbosity()
+  logging.set_verbosity(min(verbosity, logging.ERROR))  # absl: lower is quieter
+  try:
+    yield
+  finally:
+    logging.set_verbosity(verbosity)
+
+
 def load(name: str, data_config, *, process_index: int | None = None,
          process_count: int | None = None) -> Dataset:
   """This process's shard of split ``data_config.tfds_split``, and the whole test split."""
-  from absl import logging
-
-  # TFDS warns on absl about every folder it probes; the errors raised here say what matters.
-  verbosity = logging.get_verbosity()
-  logging.set_verbosity(min(verbosity, logging.ERROR))
-  try:
+  with quiet_tfds_logging():
     return _load(name, data_config, process_index=process_index, process_count=process_count)
-  finally:
-    logging.set_verbosity(verbosity)
 
 
 def _load(name: str, data_config, *, process_index: int | None,

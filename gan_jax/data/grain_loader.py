@@ -232,16 +232,16 @@ def _tfds_float32_bytes(data_config) -> int:
 
   from gan_jax.data import tfds_source as tfds_data
 
+  data_dir = data_config.get("tfds_data_dir", "") or ""
+  split = data_config.get("tfds_split", "train") or "train"
   try:
-    data_dir = data_config.get("tfds_data_dir", "") or ""
     with tfds_data.quiet_tfds_logging():
       info = tfds.builder(data_config.name, data_dir=data_dir or None).info
-    split = data_config.get("tfds_split", "train") or "train"
-    if split.split("[")[0] in list(info.splits):
-      num = info.splits[split.split("[")[0]].num_examples
-    else:  # info without splits (e.g. tfds.testing.mock_data): the source's length
-      num = len(tfds_data._open_source(data_config.name, split, data_dir))
-    shape = info.features["image"].shape
+      if split.split("[")[0] in list(info.splits):
+        num = info.splits[split.split("[")[0]].num_examples
+      else:  # info without splits (e.g. tfds.testing.mock_data): the source's length
+        num = len(tfds_data._open_source(data_config.name, split, data_dir))
+      shape = info.features["image"].shape
   except Exception:  # noqa: BLE001 - unknown, unprepared: the memory path reports it
     return 0
   return 0 if None in shape else int(num * np.prod(shape) * 4)

@@ -59,10 +59,10 @@ KILLED_MID_SAVE = """
 import os, runpy, signal, sys
 from gan_jax.training import checkpointing
 save = checkpointing.Checkpointer.save
-def save_then_die(self, step, state):
+def save_then_die(self, step, state, data_state=None):
   if step == 200:
     self.wait()
-  save(self, step, state)
+  save(self, step, state, data_state)
   if step == 200:
     os.kill(os.getpid(), signal.SIGKILL)
 checkpointing.Checkpointer.save = save_then_die

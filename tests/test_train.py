@@ -104,7 +104,8 @@ def test_sample_cli(tiny_run, tmp_path):
 def test_sample_cli_step_samples_that_checkpoint(tiny_run, tmp_path):
   """--step=3 samples G_ema of checkpoint 3 (not the latest, 6); a step not saved is one line,
   exit 2, naming the saved steps."""
-  from gan_jax import experiment, sampling
+  from gan_jax.evaluation import sampling
+  from gan_jax.training import experiment
 
   workdir, _ = tiny_run
   out = str(tmp_path / "s3.npz")

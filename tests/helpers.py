@@ -18,6 +18,14 @@ def cpu_env(num_devices: int = 1, **extra) -> dict:
   return env
 
 
+def compile_cache_env(directory) -> dict:
+  """Env for subprocess runs that share a persistent compilation cache in ``directory`` (runs of
+  one test module compile the same step, so later ones load it)."""
+  return {"JAX_COMPILATION_CACHE_DIR": str(directory),
+          "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+          "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+
+
 def run_module(module: str, *args, num_devices: int = 1, timeout: int = 300, check=True,
                **env_extra) -> subprocess.CompletedProcess:
   """``python -m module args`` from the repo root; returns the completed process."""

@@ -24,7 +24,7 @@ import pytest
 
 from gan_jax.data import prefetch
 from gan_jax.training import workdir
-from tests.helpers import REPO, cpu_env, run_module
+from tests.helpers import REPO, compile_cache_env, cpu_env, run_module
 
 TINY = "--config=experiments/tiny.py"
 NO_EVAL = "--config.train.eval_at_end=False"
@@ -34,10 +34,7 @@ LONG = [TINY, NO_EVAL, "--config.train.checkpoint_every=100", "--config.train.lo
 
 @pytest.fixture(scope="module")
 def cache_env(tmp_path_factory) -> dict:
-  cache = tmp_path_factory.getbasetemp() / "jax_compilation_cache_preemption"
-  return {"JAX_COMPILATION_CACHE_DIR": str(cache),
-          "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-          "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+  return compile_cache_env(tmp_path_factory.getbasetemp() / "jax_compilation_cache_preemption")
 
 
 def _start(module_args, cache_env, **popen):

@@ -13,7 +13,7 @@ import jax
 import numpy as np
 import pytest
 
-from tests.helpers import REPO, cpu_env, run_module
+from tests.helpers import REPO, compile_cache_env, cpu_env, run_module
 
 TINY = "--config=experiments/tiny.py"
 NO_EVAL = "--config.train.eval_at_end=False"
@@ -22,10 +22,7 @@ NO_EVAL = "--config.train.eval_at_end=False"
 @pytest.fixture(scope="module")
 def cache_env(tmp_path_factory) -> dict:
   """A persistent compilation cache shared by this module's runs (they compile the same step)."""
-  cache = tmp_path_factory.getbasetemp() / "jax_compilation_cache"
-  return {"JAX_COMPILATION_CACHE_DIR": str(cache),
-          "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-          "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+  return compile_cache_env(tmp_path_factory.getbasetemp() / "jax_compilation_cache")
 
 
 def _main(workdir, *args, cache_env, check=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -251,3 +252,96 @@ def test_a_skipped_nonfinite_g_update_also_skips_the_ema():
   for before, after in ((s.g_params, new.g_params), (s.ema_g_params, new.ema_g_params),
                         (s.g_opt_state, new.g_opt_state)):
     jax.tree.map(np.testing.assert_array_equal, after, before)
+
+
+# ---- train.scan_critic: the n_critic D updates as one rolled loop -----------------------------
+
+
+def _eqns(jaxpr):
+  """The equations of ``jaxpr`` and of every jaxpr nested in them (jit, scan, cond bodies)."""
+  for eqn in jaxpr.eqns:
+    yield eqn
+    for param in eqn.params.values():
+      for sub in param if isinstance(param, tuple | list) else (param,):
+        sub = getattr(sub, "jaxpr", sub)
+        if hasattr(sub, "eqns"):
+          yield from _eqns(sub)
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_scanned_critic_updates_equal_the_unrolled_ones(reuse):
+  """n_critic = 3 D updates (spectral-norm D: its u vectors ride in the loop carry) then G, two
+  train steps: the rolled loop runs the updates the unrolled one runs, and it is one scan of
+  3 updates (2 when the last shares G's forward pass, which stays unrolled)."""
+  batch = {"x": np.random.default_rng(0).normal(size=(16, 3, 2)).astype(np.float32)}
+  results = {}
+  for scan in (False, True):
+    config = load_config("experiments/tiny.py")
+    config.model.width, config.model.spectral_norm = 16, True
+    config.train.n_critic, config.train.scan_critic = 3, scan
+    config.train.g_reuses_d_latents = reuse
+    exp = experiment.build(config, num_devices=1)
+    init = exp.init_state()
+    jaxpr = jax.make_jaxpr(exp.steps.train_step, axis_env=[(steps.AXIS, 1)])(
+        init, batch, jax.random.key(0))
+    lengths = [e.params["length"] for e in _eqns(jaxpr.jaxpr) if e.primitive.name == "scan"]
+    assert lengths == ([3 - reuse] if scan else [])
+    step = PAR.map_step(exp.steps.train_step, donate_state=False)
+    st = PAR.put_state(init)
+    for _ in range(2):
+      st, metrics = step(st, PAR.put_batch(batch), jax.random.key(0))
+    results[scan] = (jax.tree.leaves(PAR.get_state(st)), PAR.fetch(metrics))
+  (unrolled, m_unrolled), (scanned, m_scanned) = results[False], results[True]
+  for a, b in zip(unrolled, scanned, strict=True):
+    np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-6)
+  assert m_scanned.keys() == m_unrolled.keys()
+  for k in m_unrolled:
+    np.testing.assert_allclose(m_scanned[k], m_unrolled[k], rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+# ---- A BatchNorm D: real and fake normalised apart, and G's fakes by their batch statistics --
+
+
+class _BatchNormD(nn.Module):
+  """Dense(8), BatchNorm, ReLU, Dense(1) on 2-D points."""
+
+  @nn.compact
+  def __call__(self, x, labels=None, *, train: bool = True):
+    h = nn.BatchNorm(use_running_average=not train, momentum=0.9)(nn.Dense(8)(x))
+    return nn.Dense(1)(nn.relu(h))[:, 0]
+
+
+def _batch_stat_forward(d, params, stats, x):
+  """D(x) in train mode (x's own batch statistics) and the running averages after it."""
+  out, updates = d.apply({"params": params, "batch_stats": stats}, x, train=True,
+                         mutable=["batch_stats"])
+  return out, updates["batch_stats"]
+
+
+def test_batchnorm_d_normalises_real_and_fake_apart_and_g_sees_batch_statistics():
+  """StudioGAN's updates of a BatchNorm D (DCGAN recipe): the D update calls D(real) then
+  D(fake), each normalised by its own batch, the running averages updated by each in turn; the
+  G update's D(G(z)) uses the fakes' batch statistics and leaves D's averages alone."""
+  from tests.helpers import gan_players, mapped_d_step, mapped_g_step
+
+  d = _BatchNormD()
+  gan, st = gan_players(d, seed=2)
+  rng = np.random.default_rng(0)
+  real = rng.normal(size=(8, 2)).astype(np.float32)
+  fake = (rng.normal(size=(8, 2)) * 3 + 5).astype(np.float32)  # far from the real batch
+  obj = gan.objective
+  real_out, stats = _batch_stat_forward(d, st.d_params, st.d_batch_stats, real)
+  fake_out, stats = _batch_stat_forward(d, st.d_params, stats, fake)
+  new, metrics = mapped_d_step(gan, st, {"x": real}, generated=(fake, None))
+  np.testing.assert_allclose(metrics["d_loss"], obj.d_loss(real_out, fake_out), rtol=1e-5)
+  for a, b in zip(jax.tree.leaves(new.d_batch_stats), jax.tree.leaves(stats), strict=True):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+  z = rng.normal(size=(8, 2)).astype(np.float32)
+  g_fake = gan.generator.apply({"params": new.g_params}, z)
+  g_out, _ = _batch_stat_forward(d, new.d_params, new.d_batch_stats, g_fake)
+  after_g, g_metrics = mapped_g_step(gan, new, 8, latents=(z, None))
+  np.testing.assert_allclose(g_metrics["g_loss"], obj.g_loss(g_out), rtol=1e-5)
+  for a, b in zip(jax.tree.leaves(after_g.d_batch_stats), jax.tree.leaves(new.d_batch_stats),
+                  strict=True):
+    np.testing.assert_array_equal(a, b)

@@ -43,6 +43,7 @@ class StepConfig:
   z_dim: int
   num_classes: int = 0
   n_critic: int = 1
+  scan_critic: bool = False
   gp_weight: float = 10.0
   r1_weight: float = 0.0
   label_smoothing: float = 0.0
@@ -61,7 +62,8 @@ class StepConfig:
     return cls(
         objective=config.objective, num_devices=num_devices, z_dim=config.model.z_dim,
         num_classes=num_classes if config.conditional else 0, n_critic=config.train.n_critic,
-        gp_weight=config.gp_weight, r1_weight=config.reg.r1_weight,
+        scan_critic=config.train.get("scan_critic", False), gp_weight=config.gp_weight,
+        r1_weight=config.reg.r1_weight,
         label_smoothing=config.reg.label_smoothing, ac_weight=config.reg.get("ac_weight", 1.0),
         weight_clip=config.reg.weight_clip,
         instance_noise_std=config.reg.instance_noise_std,
@@ -112,6 +114,13 @@ def _finite(loss, grad_norm) -> jax.Array:
 def _logits_and_classes(out):
   """D's output as (logits (N,), class logits (N, K) or None): AC-GAN's D returns a pair."""
   return out if isinstance(out, tuple) else (out, None)
+
+
+def _has_batch_norm(batch_stats) -> bool:
+  """Whether D's variables hold BatchNorm statistics (Flax's 'mean' and 'var'; spectral norm's
+  power-iteration vectors live in the same collection)."""
+  return any(getattr(k, "key", None) == "mean"
+             for path, _ in jax.tree_util.tree_leaves_with_path(batch_stats) for k in path)
 
 
 def _keep_if(ok, new, old):
@@ -219,8 +228,17 @@ def d_update(state: GANState, batch: dict, key, *, generator, discriminator,
     alpha = _local_slice(jax.random.uniform(k_gp, (local * cfg.num_devices,)), cfg.num_devices)
 
   def loss_fn(d_params):
-    out, d_batch_stats = _discriminate(
-        discriminator, d_params, state.d_batch_stats, both_x, both_y, update_stats=True)
+    if _has_batch_norm(state.d_batch_stats):  # D(real) and D(fake): two batches, as StudioGAN's
+      real_x, fake_x = both_x[:local], both_x[local:]
+      real_y, fake_y = (None, None) if both_y is None else (both_y[:local], both_y[local:])
+      real_o, d_batch_stats = _discriminate(
+          discriminator, d_params, state.d_batch_stats, real_x, real_y, update_stats=True)
+      fake_o, d_batch_stats = _discriminate(
+          discriminator, d_params, d_batch_stats, fake_x, fake_y, update_stats=True)
+      out = jax.tree.map(lambda r, f: jnp.concatenate([r, f]), real_o, fake_o)
+    else:
+      out, d_batch_stats = _discriminate(
+          discriminator, d_params, state.d_batch_stats, both_x, both_y, update_stats=True)
     out, class_logits = _logits_and_classes(out)
     real_out, fake_out = out[:local], out[local:]
     adv = obj.d_loss(real_out, fake_out, label_smoothing=cfg.label_smoothing)
@@ -277,9 +295,11 @@ def g_update(state: GANState, local_batch: int, key, *, generator, discriminator
 
   def loss_fn(x):
     (fake_in,) = _diff_augment(key, cfg, _instance_noise(k_noise, x, state.step, cfg))
+    # A BatchNorm D normalises G's fakes by their batch statistics, as in its D update (its
+    # running averages are left as they are: G's update changes G only).
     fake_out, class_logits = _logits_and_classes(_discriminate(
         discriminator, state.d_params, state.d_batch_stats, fake_in, y_fake,
-        update_stats=False)[0])
+        update_stats=_has_batch_norm(state.d_batch_stats))[0])
     ac = jnp.zeros(())
     if class_logits is not None:  # AC-GAN: G wants its fakes classified as asked
       ac = losses.auxiliary_classifier_loss(class_logits, y_fake)
@@ -321,7 +341,9 @@ def train_step(state: GANState, batch: dict, train_key, *, generator, cfg: StepC
                d_update: Callable, g_update: Callable) -> tuple[GANState, dict]:
   """n_critic D updates (one real micro-batch each, ``batch[...][:, j]``), then one G update.
 
-  ``batch`` leaves have shape (local_batch, n_critic, ...). ``train_key``: the run's ``train``
+  ``batch`` leaves have shape (local_batch, n_critic, ...). With ``cfg.scan_critic`` the D updates
+  run as one ``lax.scan`` (the last one unrolled when it shares G's forward pass), the same
+  updates compiled once rather than n_critic times. ``train_key``: the run's ``train``
   stream (``gan_jax.rng``); step s draws from fold_in(train_key, s), its j-th D update from
   fold_in of that and j, the G update from fold_in of it and n_critic. ``d_update`` and
   ``g_update``: the bound updates (``bind``). Returns the new state and scalar metrics averaged
@@ -333,8 +355,20 @@ def train_step(state: GANState, batch: dict, train_key, *, generator, cfg: StepC
   if cfg.g_reuses_d_latents:
     z, labels = sample_latents(jax.random.fold_in(step_key, cfg.n_critic + 1), local_batch, cfg)
     shared = shared_forward(state, z, labels, generator=generator)
+  # With scan_critic, D updates 0..scanned-1 are one rolled loop; the rest (the one that takes
+  # the shared forward pass) are unrolled.
+  scanned = cfg.n_critic - (shared is not None) if cfg.scan_critic else 0
+  scanned = scanned if scanned > 1 else 0
   d_metrics = []
-  for j in range(cfg.n_critic):
+  if scanned:
+    def critic(state, j):
+      micro = jax.tree.map(lambda a: lax.dynamic_index_in_dim(a, j, axis=1, keepdims=False), batch)
+      return d_update(state, micro, jax.random.fold_in(step_key, j))
+
+    state, stacked = lax.scan(critic, state, jnp.arange(scanned))
+    d_metrics.append(jax.tree.map(lambda m: m[-1], stacked))
+    d_metrics[-1]["d_nonfinite"] = jnp.sum(stacked["d_nonfinite"])
+  for j in range(scanned, cfg.n_critic):
     micro = jax.tree.map(lambda a, j=j: a[:, j], batch)
     last_shared = shared if j == cfg.n_critic - 1 else None
     state, m = d_update(state, micro, jax.random.fold_in(step_key, j), generated=last_shared)

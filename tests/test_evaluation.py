@@ -86,11 +86,18 @@ def test_image_metrics_of_an_oracle_conditional_generator(conditional_digits):
 
 
 def test_a_user_feature_fn_replaces_the_classifier(tmp_path):
+  """An unlabelled image dataset has no classifier to train: the metrics are in the user's
+  feature space (here every 8th pixel), and without a feature_fn evaluation refuses."""
   exp = _digits_experiment(conditional=False)
+  unlabelled = dataclasses.replace(exp.dataset, train_y=None, test_y=None, num_classes=0)
+  exp = dataclasses.replace(exp, dataset=unlabelled)
   pixels = lambda x: np.asarray(x).reshape(len(x), -1)[:, ::8]  # noqa: E731
   result = evaluation.evaluate_images(exp, exp.init_state(), num=100, feature_fn=pixels,
                                       classifier=None, cache_dir=str(tmp_path))
   assert np.isfinite(result["fcd"]) and "conditional_accuracy" not in result
+  assert "classifier_score" not in result and not os.listdir(tmp_path)  # no classifier made
+  with pytest.raises(ValueError, match="needs a feature_fn"):
+    evaluation.evaluate_images(exp, exp.init_state(), num=100, classifier=None)
 
 
 def test_evaluate_cli_appends_to_metrics(tmp_path):

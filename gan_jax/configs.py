@@ -66,8 +66,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.batch_size = 64  # Global batch, split over all devices.
   c.train.num_steps = 3000  # Train steps; each is n_critic D updates then one G update.
   c.train.n_critic = 1  # D updates per G update.
-  # Run the n_critic D updates as one lax.scan: one D update to compile instead of n_critic (the
-  # CIFAR recipes' 5), at some run time on XLA:CPU; the same updates either way.
+  # Run the n_critic D updates as one lax.scan: one D update to compile instead of n_critic, the
+  # same updates. On XLA:CPU the rolled loop runs ~5x slower (BUILD_NOTES.md, issue 14), so off.
   c.train.scan_critic = False
   c.train.log_every = 100  # Steps between metric fetches (the only host syncs of the loop).
   c.train.sample_every = 1000  # Steps between sample grids (PNG and TensorBoard).

@@ -77,23 +77,20 @@ def _one_process_states(workdir: str) -> dict:
   return {"pmap": _leaves(at_3), "shard_map": _leaves(summary["state"])}
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-  """The 2-process run (workdir, saved states, logs) and the same steps in this process."""
-  workdir = str(tmp_path_factory.mktemp("multihost"))
-  out = str(tmp_path_factory.mktemp("multihost_states"))
+def _two_processes(driver: str, out: str, workdir: str, *flags: str, while_running=None):
+  """Runs ``driver`` as processes 0 and 1 of one run on ``workdir`` (logs in ``out``), calling
+  ``while_running()`` meanwhile; asserts both exit 0 and returns (its result, the two logs)."""
   port = _free_port()
   log_paths = [os.path.join(out, f"log_{i}.txt") for i in range(2)]
   procs = []
   for i, log_path in enumerate(log_paths):
     with open(log_path, "w") as log:
       procs.append(subprocess.Popen(
-          [sys.executable, "-c", DRIVER, out, "--config=experiments/tiny.py",
-           f"--workdir={workdir}", f"--coordinator_address=localhost:{port}",
-           "--num_processes=2", f"--process_id={i}"],
+          [sys.executable, "-c", driver, out, *flags, f"--workdir={workdir}",
+           f"--coordinator_address=localhost:{port}", "--num_processes=2", f"--process_id={i}"],
           cwd=REPO, env=cpu_env(1), stdout=log, stderr=subprocess.STDOUT))
-  try:  # the reference trains here while the two processes run
-    reference = _one_process_states(str(tmp_path_factory.mktemp("one_process")))
+  try:
+    result = while_running() if while_running else None
     for p in procs:
       p.wait(timeout=300)
   finally:
@@ -103,6 +100,17 @@ def runs(tmp_path_factory):
   logs = [open(path).read() for path in log_paths]
   for p, log in zip(procs, logs, strict=True):
     assert p.returncode == 0, log
+  return result, logs
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+  """The 2-process run (workdir, saved states, logs) and the same steps in this process."""
+  workdir = str(tmp_path_factory.mktemp("multihost"))
+  out = str(tmp_path_factory.mktemp("multihost_states"))
+  reference, logs = _two_processes(  # the reference trains here while the two processes run
+      DRIVER, out, workdir, "--config=experiments/tiny.py",
+      while_running=lambda: _one_process_states(str(tmp_path_factory.mktemp("one_process"))))
   return workdir, out, logs, reference
 
 
@@ -184,28 +192,12 @@ def test_two_grain_processes_read_disjoint_shards_and_resume_where_they_stopped(
   grain_loader.write_array_record(records, images, labels)
   workdir, out = tmp_path / "run", tmp_path / "out"
   out.mkdir()
-  port = _free_port()
-  procs, log_paths = [], [str(out / f"log_{i}.txt") for i in range(2)]
-  for i, log_path in enumerate(log_paths):
-    with open(log_path, "w") as log:
-      procs.append(subprocess.Popen(
-          [sys.executable, "-c", GRAIN_DRIVER, str(out), "--config=experiments/tiny.py",
-           "--config.data.name=mnist_records", f"--config.data.path={records}",
-           "--config.data.loader=grain", "--config.data.grain_workers=0",
-           "--config.conditional=True", "--config.train.eval_at_end=False",
-           f"--workdir={workdir}", f"--coordinator_address=localhost:{port}",
-           "--num_processes=2", f"--process_id={i}"],
-          cwd=REPO, env=cpu_env(1), stdout=log, stderr=subprocess.STDOUT))
-  try:
-    for p in procs:
-      p.wait(timeout=300)
-  finally:
-    for p in procs:
-      if p.poll() is None:
-        p.kill()
-  for p, log_path in zip(procs, log_paths, strict=True):
-    assert p.returncode == 0, open(log_path).read()
-    assert "resuming from step 3" in open(log_path).read()
+  _, logs = _two_processes(
+      GRAIN_DRIVER, str(out), str(workdir), "--config=experiments/tiny.py",
+      "--config.data.name=mnist_records", f"--config.data.path={records}",
+      "--config.data.loader=grain", "--config.data.grain_workers=0",
+      "--config.conditional=True", "--config.train.eval_at_end=False")
+  assert all("resuming from step 3" in log for log in logs)
   # The same replicated state on both processes.
   for a, b in zip(*(_load(str(out / f"grain_{i}.npz")) for i in range(2)), strict=True):
     np.testing.assert_array_equal(a, b)

@@ -55,9 +55,7 @@ def sweep(tmp_path_factory):
   config_path = root / "sweep.py"
   config_path.write_text(SWEEP_FILE)
   workdir = str(root / "work")
-  # No cache configured (not the test run's), so that ablate uses its own in the workdir.
-  proc = run_module("gan_jax.ablate", f"--config={config_path}", f"--workdir={workdir}",
-                    JAX_COMPILATION_CACHE_DIR="")
+  proc = run_module("gan_jax.ablate", f"--config={config_path}", f"--workdir={workdir}")
   results = [runner.load_result(runner.run_dir(workdir, name)) for name in NAMES]
   return str(config_path), workdir, results, proc.stdout
 

@@ -9,7 +9,7 @@ import os
 import nbformat
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import REPO, compile_cache_env
 
 SMALL_SCALE = "0.02"  # GAN_JAX_NOTEBOOK_STEPS_SCALE for CI: a few steps per run.
 
@@ -29,12 +29,19 @@ def _code_cells(nb):
   return [c for c in nb.cells if c.cell_type == "code"]
 
 
+@pytest.fixture(scope="module")
+def cache_env(tmp_path_factory) -> dict:
+  """One persistent compilation cache for the notebooks' kernels and the CLI runs they start:
+  runs that compile the same step (a resumed run, the sample calls) load it."""
+  return compile_cache_env(tmp_path_factory.mktemp("notebook_compile_cache"))
+
+
 @pytest.mark.parametrize("name", RUN_ALL.NOTEBOOKS)
-def test_notebook_executes_with_small_steps(name, tmp_path):
+def test_notebook_executes_with_small_steps(name, tmp_path, cache_env):
   """Every cell runs without error (nbclient raises CellExecutionError on the first that fails)."""
   nb = RUN_ALL.execute(name, timeout=600, env={
       "GAN_JAX_NOTEBOOK_STEPS_SCALE": SMALL_SCALE, "GAN_JAX_NOTEBOOK_RUNS": str(tmp_path),
-      "GAN_JAX_NOTEBOOK_FIGURES": ""})
+      "GAN_JAX_NOTEBOOK_FIGURES": "", **cache_env})
   cells = _code_cells(nb)
   assert cells and all(c.execution_count for c in cells)
   assert not [o for c in cells for o in c.outputs if o.output_type == "error"]

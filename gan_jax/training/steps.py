@@ -221,7 +221,8 @@ def d_update(state: GANState, batch: dict, key, *, generator, discriminator,
   fake = lax.stop_gradient(fake)
   real_in = _instance_noise(k_nr, x_real, state.step, cfg)
   fake_in = _instance_noise(k_nf, fake, state.step, cfg)
-  both_x = jnp.concatenate(_diff_augment(key, cfg, real_in, fake_in))  # GP/R1: un-augmented
+  real_d_in, fake_d_in = _diff_augment(key, cfg, real_in, fake_in)  # GP/R1: un-augmented
+  both_x = jnp.concatenate([real_d_in, fake_d_in])
   both_y = None if y_real is None else jnp.concatenate([y_real, y_fake])
   alpha = None
   if obj.uses_gradient_penalty:
@@ -229,12 +230,10 @@ def d_update(state: GANState, batch: dict, key, *, generator, discriminator,
 
   def loss_fn(d_params):
     if _has_batch_norm(state.d_batch_stats):  # D(real) and D(fake): two batches, as StudioGAN's
-      real_x, fake_x = both_x[:local], both_x[local:]
-      real_y, fake_y = (None, None) if both_y is None else (both_y[:local], both_y[local:])
       real_o, d_batch_stats = _discriminate(
-          discriminator, d_params, state.d_batch_stats, real_x, real_y, update_stats=True)
+          discriminator, d_params, state.d_batch_stats, real_d_in, y_real, update_stats=True)
       fake_o, d_batch_stats = _discriminate(
-          discriminator, d_params, d_batch_stats, fake_x, fake_y, update_stats=True)
+          discriminator, d_params, d_batch_stats, fake_d_in, y_fake, update_stats=True)
       out = jax.tree.map(lambda r, f: jnp.concatenate([r, f]), real_o, fake_o)
     else:
       out, d_batch_stats = _discriminate(

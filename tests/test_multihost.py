@@ -124,7 +124,7 @@ def test_processes_agree_with_one_process(runs, mode):
 
 
 def test_process_zero_writes_logs_and_the_checkpoint_restores(runs):
-  from gan_jax.training import checkpointing, experiment
+  from gan_jax.training import experiment
 
   workdir, out, logs, _ = runs
   assert all("resuming from step 3" in log for log in logs)
@@ -135,9 +135,7 @@ def test_process_zero_writes_logs_and_the_checkpoint_restores(runs):
       "step_0000003.png", "step_0000006.png"]
   config = experiment.load_workdir_config(workdir)
   assert config.parallel == "shard_map"
-  ckpt = checkpointing.Checkpointer(workdir)
-  state, step = ckpt.restore_latest(experiment.build(config, num_devices=1).init_state())
-  ckpt.close()
+  _, state, step = experiment.load_run(workdir)
   assert step == 6
   for a, b in zip(_leaves(state), _load(os.path.join(out, "shard_map_0.npz")), strict=True):
     np.testing.assert_array_equal(a, b)

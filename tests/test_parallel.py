@@ -86,7 +86,7 @@ def test_multi_device_soak_runs_to_the_end(tmp_path, mode):
       "gan_jax.main", "--config=experiments/mog.py", f"--workdir={tmp_path / 'run'}",
       f"--config.parallel={mode}", "--config.train.num_steps=3000",
       "--config.train.eval_at_end=False", "--config.train.log_every=500",
-      num_devices=2, timeout=900)
+      num_devices=2, timeout=900, optimized=True)
   assert "step 3000/3000" in proc.stdout
   with open(tmp_path / "run" / "summary.json") as f:
     assert json.load(f)["final_step"] == 3000

@@ -57,12 +57,9 @@ def _steps(run_dir: str) -> list[int]:
 
 def _params(run_dir: str):
   """(step, G/D/EMA parameter arrays) of a workdir's latest checkpoint."""
-  from gan_jax.training import checkpointing, experiment
+  from gan_jax.training import experiment
 
-  config = experiment.load_workdir_config(run_dir)
-  ckpt = checkpointing.Checkpointer(run_dir)
-  state, step = ckpt.restore_latest(experiment.build(config, num_devices=1).init_state())
-  ckpt.close()
+  _, state, step = experiment.load_run(run_dir)
   return step, [np.asarray(x) for x in jax.tree.leaves(
       (state.g_params, state.d_params, state.ema_g_params))]
 

@@ -32,12 +32,9 @@ def _main(workdir, *args, cache_env, check=True):
 
 def _restore(workdir):
   """(step, state) of the workdir's latest readable checkpoint."""
-  from gan_jax.training import checkpointing, experiment
+  from gan_jax.training import experiment
 
-  config = experiment.load_workdir_config(workdir)
-  ckpt = checkpointing.Checkpointer(workdir)
-  state, step = ckpt.restore_latest(experiment.build(config, num_devices=1).init_state())
-  ckpt.close()
+  _, state, step = experiment.load_run(workdir)
   return step, state
 
 

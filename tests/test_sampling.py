@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from gan_jax import models
 from gan_jax.data import datasets as data
 from gan_jax.evaluation import evaluator as evaluation
 from gan_jax.evaluation import sampling
@@ -106,3 +107,30 @@ def test_generate_compiles_once_per_generator_and_pads_the_ragged_last_batch():
   rows = np.concatenate([np.asarray(g.apply(variables, z[i:i + 1], labels[i:i + 1],
                                             train=False)) for i in range(7)])
   np.testing.assert_allclose(out, rows, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", models.NAMES)
+def test_every_generator_with_batchnorm_gives_standing_statistics(name):
+  """BigGAN's recipe (EMA, standing statistics) on any model: ``standing_batch_stats`` clones G
+  with BatchNorm momentum 0, so after a train pass every BatchNorm's running statistics are that
+  batch's own, whatever they were before the pass."""
+  from gan_jax import configs
+
+  config = configs.base_config()
+  config.model.name, config.model.width, config.model.z_dim = name, 4, 8
+  shape = (*models.IMAGE_SHAPES[name], 3) if name in models.IMAGE_SHAPES else (2,)
+  generator, _ = models.get(config.model, example_shape=shape, num_classes=10)
+  z, labels = sampling.fixed_latents(0, 16, 8, 10)
+  variables = generator.init(jax.random.key(0), z, labels, train=False)
+  if "batch_stats" not in variables:
+    assert name == "mlp"
+    return
+  exact = generator.clone(bn_momentum=0.0, axis_name=None)
+  after = [exact.apply({**variables, "batch_stats": jax.tree.map(lambda a, v=v: a * 0 + v,
+                                                                  variables["batch_stats"])},
+                       z, labels, train=True, mutable=["batch_stats"])[1]["batch_stats"]
+           for v in (0.0, 5.0)]
+  for a, b in zip(jax.tree.leaves(after[0]), jax.tree.leaves(after[1]), strict=True):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+  standing = sampling.standing_batch_stats(generator, variables, z_dim=8, num_classes=10)
+  assert jax.tree.structure(standing) == jax.tree.structure(variables["batch_stats"])

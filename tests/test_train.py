@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from tests.helpers import run_module, train_in_process
+from tests.helpers import load_config, run_module, train_in_process
 
 TINY = "--config=experiments/tiny.py"
 
@@ -18,15 +18,26 @@ def _params(workdir):
   """The latest checkpoint's G and D parameters as flat numpy arrays."""
   import jax
 
-  from gan_jax.training import checkpointing, experiment
+  from gan_jax.training import experiment
 
-  config = experiment.load_workdir_config(workdir)
-  exp = experiment.build(config, num_devices=1)
-  ckpt = checkpointing.Checkpointer(workdir)
-  state, step = ckpt.restore_latest(exp.init_state())
-  ckpt.close()
+  _, state, step = experiment.load_run(workdir)
   leaves = jax.tree.leaves((state.g_params, state.d_params, state.ema_g_params))
   return step, [np.asarray(x) for x in leaves]
+
+
+def test_the_restore_target_is_init_states_tree_of_host_zeros():
+  """``Experiment.state_template()``, the target every restore reads a checkpoint into:
+  ``init_state()``'s tree, shapes and dtypes as numpy zeros, made without initialising."""
+  import jax
+
+  from gan_jax.training import experiment
+
+  exp = experiment.build(load_config("experiments/tiny.py"), num_devices=1)
+  template, init = exp.state_template(), exp.init_state()
+  assert jax.tree.structure(template) == jax.tree.structure(init)
+  for t, x in zip(jax.tree.leaves(template), jax.tree.leaves(init), strict=True):
+    assert isinstance(t, np.ndarray) and (t.shape, t.dtype) == (x.shape, x.dtype)
+    assert not t.any()
 
 
 @pytest.fixture(scope="module")

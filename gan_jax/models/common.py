@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import flax.linen as nn
 import jax.numpy as jnp
 
@@ -79,10 +81,15 @@ def projection_output(features, labels, logit, num_classes: int, spectral_norm: 
   return logit + jnp.sum(e * features, axis=-1)
 
 
-def batch_norm(*, train: bool, axis_name: str | None, affine: bool = True, name=None):
+BN_MOMENTUM = 0.9  # flax's convention: running = m·running + (1 - m)·batch (torch's 0.1)
+
+
+def batch_norm(*, train: bool, axis_name: str | None, affine: bool = True,
+               momentum: float = BN_MOMENTUM, name=None):
   """StudioGAN's BatchNorm (ε = 1e-4, running averages with momentum 0.1), statistics averaged
-  over the device axis ``axis_name`` in training."""
-  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=BN_EPSILON,
+  over the device axis ``axis_name`` in training. ``momentum=0`` makes the running statistics
+  the batch's (sampling.standing_batch_stats)."""
+  return nn.BatchNorm(use_running_average=not train, momentum=momentum, epsilon=BN_EPSILON,
                       axis_name=axis_name, use_scale=affine, use_bias=affine, name=name)
 
 
@@ -105,12 +112,15 @@ class ConditionalBatchNorm(nn.Module):
 
   spectral_norm: bool = False
   axis_name: str | None = None
+  momentum: float = BN_MOMENTUM
 
   @nn.compact
   def __call__(self, x, cond, *, train: bool):
+    bn = functools.partial(batch_norm, train=train, axis_name=self.axis_name,
+                           momentum=self.momentum, name="bn")
     if cond is None:
-      return batch_norm(train=train, axis_name=self.axis_name, name="bn")(x)
-    h = batch_norm(train=train, axis_name=self.axis_name, affine=False, name="bn")(x)
+      return bn()(x)
+    h = bn(affine=False)(x)
     features = x.shape[-1]
     gain, bias = (maybe_spectral_norm(
         nn.Dense(features, use_bias=False, kernel_init=ORTHOGONAL, name=name), cond,

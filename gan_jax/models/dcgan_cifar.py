@@ -34,6 +34,7 @@ class DCGANCifarGenerator(nn.Module):
   axis_name: str | None = None
   conv_impl: str = "fast"
   spectral_norm: bool = False
+  bn_momentum: float = common.BN_MOMENTUM  # 0: the running statistics are the batch's
 
   @nn.compact
   def __call__(self, z, labels=None, *, train: bool = True):
@@ -47,8 +48,9 @@ class DCGANCifarGenerator(nn.Module):
     for i, c in enumerate((4 * w, 2 * w, w)):
       h = sn(conv_t(c, (4, 4), strides=(2, 2), padding="SAME", kernel_init=common.ORTHOGONAL,
                     name=f"deconv{i}"), h)
-      h = nn.relu(common.ConditionalBatchNorm(
-          self.spectral_norm, self.axis_name, name=f"bn{i}")(h, cond, train=train))
+      cbn = common.ConditionalBatchNorm(self.spectral_norm, self.axis_name, self.bn_momentum,
+                                        name=f"bn{i}")
+      h = nn.relu(cbn(h, cond, train=train))
     h = sn(conv(self.out_shape[-1], (3, 3), padding=((1, 1), (1, 1)),
                 kernel_init=common.ORTHOGONAL, name="conv_out"), h)
     return jnp.tanh(h)

@@ -80,12 +80,13 @@ class GBlock(nn.Module):
   spectral_norm: bool = False
   axis_name: str | None = None
   conv_impl: str = "fast"
+  bn_momentum: float = common.BN_MOMENTUM
 
   @nn.compact
   def __call__(self, x, cond, *, train: bool):
     convs = _Convs(self.conv_impl, self.spectral_norm, train)
     cbn = lambda name: common.ConditionalBatchNorm(  # noqa: E731
-        self.spectral_norm, self.axis_name, name=name)
+        self.spectral_norm, self.axis_name, self.bn_momentum, name=name)
     h = upsample2(nn.relu(cbn("bn1")(x, cond, train=train)))
     h = convs(h, self.features, 3, "conv1")
     h = nn.relu(cbn("bn2")(h, cond, train=train))
@@ -144,6 +145,7 @@ class ResNet32Generator(nn.Module):
   default_width: int = DEFAULT_WIDTH
   hierarchical: bool = False
   attention_after: int = 0
+  bn_momentum: float = common.BN_MOMENTUM  # 0: the running statistics are the batch's
 
   @nn.compact
   def __call__(self, z, labels=None, *, train: bool = True):
@@ -164,11 +166,12 @@ class ResNet32Generator(nn.Module):
         enabled=self.spectral_norm, train=train)
     h = h.reshape((z.shape[0], 4, 4, c))
     for i, cond in enumerate(conds):
-      h = GBlock(c, self.spectral_norm, self.axis_name, self.conv_impl,
+      h = GBlock(c, self.spectral_norm, self.axis_name, self.conv_impl, self.bn_momentum,
                  name=f"block{i}")(h, cond, train=train)
       if self.attention_after == i + 1:
         h = SelfAttention(self.spectral_norm, self.conv_impl, name="attention")(h, train=train)
-    h = nn.relu(common.batch_norm(train=train, axis_name=self.axis_name, name="bn4")(h))
+    h = nn.relu(common.batch_norm(train=train, axis_name=self.axis_name,
+                                  momentum=self.bn_momentum, name="bn4")(h))
     h = _Convs(self.conv_impl, self.spectral_norm, train)(h, self.out_shape[-1], 3, "conv_out")
     return jnp.tanh(h)
 

@@ -120,16 +120,17 @@ def train_and_evaluate(config, workdir: str) -> dict:
   is_chief = jax.process_index() == 0
 
   ckpt_dir = checkpointing.checkpoint_dir(workdir)
-  init_state = exp.init_state()
-  start_step, state = 0, init_state
+  start_step, state = 0, None
   if checkpointing.has_checkpoints(workdir):
     reader = checkpointing.Checkpointer(workdir, max_to_keep=config.train.keep_checkpoints)
-    restored = reader.restore_latest(init_state)
+    restored = reader.restore_latest(exp.state_template())
     reader.close()
     if restored is not None:
       state, start_step = restored
       logging.info("resuming from %s at step %d", ckpt_dir, start_step)
       print(f"resuming from step {start_step}", flush=True)
+  if state is None:
+    state = exp.init_state()
 
   # ---- From here on the workdir is written (by one run: the lock creates it). ------------
   with contextlib.ExitStack() as stack:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -111,13 +112,15 @@ def test_generate_compiles_once_per_generator_and_pads_the_ragged_last_batch():
 
 @pytest.mark.parametrize("name", models.NAMES)
 def test_every_generator_with_batchnorm_gives_standing_statistics(name):
-  """BigGAN's recipe (EMA, standing statistics) on any model: ``standing_batch_stats`` clones G
-  with BatchNorm momentum 0, so after a train pass every BatchNorm's running statistics are that
-  batch's own, whatever they were before the pass."""
+  """BigGAN's recipe (EMA, standing statistics, G spectrally normalised) on any model:
+  ``standing_batch_stats`` clones G with BatchNorm momentum 0, so after a train pass every
+  BatchNorm's running statistics are that batch's own, whatever they were before the pass; the
+  statistics it returns keep G's spectral-norm vectors, and G samples with them."""
   from gan_jax import configs
 
   config = configs.base_config()
   config.model.name, config.model.width, config.model.z_dim = name, 4, 8
+  config.model.g_spectral_norm = name in models.STUDIOGAN_MODELS
   shape = (*models.IMAGE_SHAPES[name], 3) if name in models.IMAGE_SHAPES else (2,)
   generator, _ = models.get(config.model, example_shape=shape, num_classes=10)
   z, labels = sampling.fixed_latents(0, 16, 8, 10)
@@ -125,12 +128,21 @@ def test_every_generator_with_batchnorm_gives_standing_statistics(name):
   if "batch_stats" not in variables:
     assert name == "mlp"
     return
+  flat = flax.traverse_util.flatten_dict(variables["batch_stats"])
+  is_bn = lambda path: path[-1] in ("mean", "var")  # noqa: E731 - the rest: SN's u and sigma
+  assert any(map(is_bn, flat)) and (not all(map(is_bn, flat))) == config.model.g_spectral_norm
   exact = generator.clone(bn_momentum=0.0, axis_name=None)
-  after = [exact.apply({**variables, "batch_stats": jax.tree.map(lambda a, v=v: a * 0 + v,
-                                                                  variables["batch_stats"])},
-                       z, labels, train=True, mutable=["batch_stats"])[1]["batch_stats"]
-           for v in (0.0, 5.0)]
-  for a, b in zip(jax.tree.leaves(after[0]), jax.tree.leaves(after[1]), strict=True):
-    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+  after = []
+  for v in (0.0, 5.0):
+    stats = flax.traverse_util.unflatten_dict(
+        {p: x * 0 + v if is_bn(p) else x for p, x in flat.items()})
+    _, new = exact.apply({**variables, "batch_stats": stats}, z, labels, train=True,
+                         mutable=["batch_stats"])
+    after.append({p: x for p, x in flax.traverse_util.flatten_dict(new["batch_stats"]).items()
+                  if is_bn(p)})
+  for p in after[0]:
+    np.testing.assert_allclose(after[0][p], after[1][p], rtol=1e-5, atol=1e-6, err_msg=str(p))
   standing = sampling.standing_batch_stats(generator, variables, z_dim=8, num_classes=10)
   assert jax.tree.structure(standing) == jax.tree.structure(variables["batch_stats"])
+  images = generator.apply({**variables, "batch_stats": standing}, z, labels, train=False)
+  assert np.isfinite(np.asarray(images)).all()

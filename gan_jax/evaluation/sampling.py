@@ -45,6 +45,8 @@ def standing_batch_stats(generator, variables, *, z_dim: int, num_classes: int, 
   reports them exactly (a copy of G with BatchNorm momentum 0). With equal batches, the pooled
   mean is the average of the batch means m_i, and the pooled (biased) variance
   avg(v_i + m_i²) - mean²: the statistics of all STANDING_BATCHES·STANDING_BATCH_SIZE samples.
+  Returns ``variables``' whole ``batch_stats`` collection with those means and variances; its
+  other entries (spectral norm's u and σ in a spectrally normalised G) are kept as they are.
   """
   exact = generator.clone(bn_momentum=0.0, axis_name=None)
   z, labels = fixed_latents(rng.streams(seed).standing, STANDING_BATCHES * STANDING_BATCH_SIZE,
@@ -58,7 +60,9 @@ def standing_batch_stats(generator, variables, *, z_dim: int, num_classes: int, 
                         *[jax.tree.map(lambda v, m: v + m * m, p["var"], p["mean"])
                           for p in passes])
   var = jax.tree.map(lambda s, m: jnp.maximum(s - m * m, 0.0), second, mean)
-  return _merge_stats(mean, var)
+  flat = flax.traverse_util.flatten_dict(variables["batch_stats"])
+  flat.update(flax.traverse_util.flatten_dict(_merge_stats(mean, var)))
+  return flax.traverse_util.unflatten_dict(flat)
 
 
 @functools.partial(jax.jit, static_argnums=0)

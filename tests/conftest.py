@@ -1,4 +1,4 @@
-"""Shared test set-up: CPU only, and cheap XLA compiles (LLVM -O0: helpers.TEST_XLA_FLAGS)."""
+"""Shared test set-up: CPU only, and cheap XLA compiles (helpers.TEST_XLA_FLAGS)."""
 
 import os
 

@@ -8,12 +8,14 @@ import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# The tests compile with LLVM at -O0: most of them are compile-bound (tiny models, a few steps),
-# and -O0 cut their compile time by about a third on this CPU (BUILD_NOTES.md, issue 12). The
-# numbers differ from an optimised build's in the last bits, so every bitwise check compares two
-# runs of the tests' own build. Runs long enough for the step's speed to matter pass
-# ``optimized=True`` (the multi-device soaks); users' runs never see this flag.
-TEST_XLA_FLAGS = "--xla_backend_optimization_level=0"
+# The tests compile with LLVM at -O0 and XLA:CPU's older elemental emitters in place of its
+# fusion emitters: most tests are compile-bound (tiny models, a few steps, and an eager
+# init_state that compiles every parameter's initialiser on its own). -O0 cut their compile
+# time by about a third on this CPU, and the emitter flag a further ~20-40 % (BUILD_NOTES.md,
+# issue 12). The numbers differ from an optimised build's in the last bits, so every bitwise
+# check compares two runs of the tests' own build. Runs long enough for the step's speed to
+# matter pass ``optimized=True`` (the multi-device soaks); users' runs never see these flags.
+TEST_XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
 
 
 def cpu_env(num_devices: int = 1, *, optimized: bool = False, **extra) -> dict:

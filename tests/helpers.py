@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -49,14 +50,35 @@ def run_module(module: str, *args, num_devices: int = 1, timeout: int = 300, che
   return proc
 
 
-def run_script(code: str, *, num_devices: int = 1, timeout: int = 300
+def run_script(code: str, *, num_devices: int = 1, timeout: int = 300, optimized: bool = False
                ) -> subprocess.CompletedProcess:
   proc = subprocess.run(
-      [sys.executable, "-c", code], cwd=REPO, env=cpu_env(num_devices), capture_output=True,
-      text=True, timeout=timeout)
+      [sys.executable, "-c", code], cwd=REPO, env=cpu_env(num_devices, optimized=optimized),
+      capture_output=True, text=True, timeout=timeout)
   if proc.returncode != 0:
     raise AssertionError(f"script exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
   return proc
+
+
+def cached_classifier(dataset, cache_dir: str, train_steps: int):
+  """``classifier.get_classifier(dataset, cache_dir, train_steps=...)``, with the training done
+  in an ``optimized`` subprocess that loads the built-in dataset of the same name and fills
+  ``cache_dir``; here the classifier is only loaded from that cache. Training is step-bound,
+  and the conv steps of TEST_XLA_FLAGS' build run about half as fast (BUILD_NOTES.md, issue 12)."""
+  from gan_jax.evaluation import classifier
+
+  run_script(textwrap.dedent(f"""
+      import ml_collections
+      from gan_jax.data import datasets
+      from gan_jax.evaluation import classifier
+      config = ml_collections.ConfigDict({{"name": {dataset.name!r}, "path": ""}})
+      classifier.get_classifier(datasets.load_dataset(config), {cache_dir!r},
+                                train_steps={train_steps}, log=print)
+  """), optimized=True)
+  logs = []
+  clf = classifier.get_classifier(dataset, cache_dir, train_steps=train_steps, log=logs.append)
+  assert logs and logs[0].startswith("loaded"), logs  # the same data: nothing trained here
+  return clf
 
 
 def load_config(path: str, arg: str | None = None):

@@ -15,6 +15,7 @@ import pytest
 from gan_jax.data import datasets as data
 from gan_jax.errors import ConfigError
 from gan_jax.evaluation import classifier
+from tests.helpers import cached_classifier
 
 STEPS = 100  # ~0.94 test accuracy on digits
 
@@ -27,8 +28,7 @@ def digits():
 @pytest.fixture(scope="module")
 def cache_and_clf(digits, tmp_path_factory):
   cache = str(tmp_path_factory.mktemp("cache"))
-  clf = classifier.get_classifier(digits, cache, train_steps=STEPS, log=lambda s: None)
-  return cache, clf
+  return cache, cached_classifier(digits, cache, STEPS)
 
 
 def _counting_train(monkeypatch):

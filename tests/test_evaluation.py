@@ -12,10 +12,9 @@ import pytest
 
 from gan_jax import configs
 from gan_jax.data import datasets as data
-from gan_jax.evaluation import classifier
 from gan_jax.evaluation import evaluator as evaluation
 from gan_jax.training import experiment
-from tests.helpers import run_module, train_in_process
+from tests.helpers import cached_classifier, run_module, train_in_process
 
 
 def _digits_experiment(conditional: bool):
@@ -31,9 +30,7 @@ def _digits_experiment(conditional: bool):
 def conditional_digits(tmp_path_factory):
   """(conditional digits experiment, a briefly trained classifier) shared by this module."""
   exp = _digits_experiment(conditional=True)
-  clf = classifier.get_classifier(exp.dataset, str(tmp_path_factory.mktemp("clf")),
-                                  train_steps=60, log=lambda s: 0)
-  return exp, clf
+  return exp, cached_classifier(exp.dataset, str(tmp_path_factory.mktemp("clf")), 60)
 
 
 def test_image_metrics_of_an_untrained_conditional_generator(conditional_digits):

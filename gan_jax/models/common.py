@@ -38,15 +38,23 @@ def concat_label_channels(x, labels, num_classes: int):
   return jnp.concatenate([x, one_hot], axis=-1)
 
 
-class StudioGANDiscriminator(nn.Module):
-  """The fields the StudioGAN discriminators (dcgan_cifar, resnet32, biggan32) share."""
+class ConditionalDiscriminator(nn.Module):
+  """The fields every D(x, c) takes from ``model.*``: its size (``width``, ``depth``; 0 = the
+  family's default), the class count K (0 = unconditional D(x)), how c enters ('projection',
+  'concat' or 'ac', see ``output_head``), the label-embedding width and spectral norm."""
 
   width: int = 0
-  depth: int = 0  # unused
+  depth: int = 0
   num_classes: int = 0
-  embed_dim: int = 128  # unused
+  embed_dim: int = 128
   spectral_norm: bool = False
   conditioning: str = "projection"
+
+
+class StudioGANDiscriminator(ConditionalDiscriminator):
+  """The fields the StudioGAN discriminators (dcgan_cifar, resnet32, biggan32) add; they use
+  neither ``depth`` nor ``embed_dim``."""
+
   conv_impl: str = "fast"
   norm: str = "batch"
   axis_name: str | None = None

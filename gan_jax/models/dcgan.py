@@ -50,16 +50,10 @@ class _DCGANGenerator(nn.Module):
     return jnp.tanh(h)
 
 
-class _DCGANDiscriminator(nn.Module):
+class _DCGANDiscriminator(common.ConditionalDiscriminator):
   """x -> [Conv(4x4, s2) -> LReLU 0.2]* -> Dense(1), with projection, concat or AC conditioning."""
 
   channels: tuple = (64, 128)
-  width: int = 0
-  depth: int = 0
-  num_classes: int = 0
-  embed_dim: int = 128
-  spectral_norm: bool = False
-  conditioning: str = "projection"
   conv_impl: str = "fast"
 
   @nn.compact

@@ -31,16 +31,13 @@ class MLPGenerator(nn.Module):
     return out.reshape((z.shape[0],) + tuple(self.out_shape))
 
 
-class MLPDiscriminator(nn.Module):
+class MLPDiscriminator(common.ConditionalDiscriminator):
   """D(x, c): [Dense(width) -> LeakyReLU(0.2)] x depth -> Dense(1), with projection, concat or AC
   conditioning."""
 
   width: int = 128
   depth: int = 3
-  num_classes: int = 0
   embed_dim: int = 16
-  spectral_norm: bool = False
-  conditioning: str = "projection"
 
   @nn.compact
   def __call__(self, x, labels=None, *, train: bool = True):

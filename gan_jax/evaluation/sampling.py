@@ -61,7 +61,8 @@ def standing_batch_stats(generator, variables, *, z_dim: int, num_classes: int, 
                           for p in passes])
   var = jax.tree.map(lambda s, m: jnp.maximum(s - m * m, 0.0), second, mean)
   flat = flax.traverse_util.flatten_dict(variables["batch_stats"])
-  flat.update(flax.traverse_util.flatten_dict(_merge_stats(mean, var)))
+  for name, tree in (("mean", mean), ("var", var)):
+    flat.update({path + (name,): v for path, v in flax.traverse_util.flatten_dict(tree).items()})
   return flax.traverse_util.unflatten_dict(flat)
 
 
@@ -76,12 +77,6 @@ def _split_stats(batch_stats):
   flat = flax.traverse_util.flatten_dict(batch_stats)
   return {k: flax.traverse_util.unflatten_dict(
       {path[:-1]: v for path, v in flat.items() if path[-1] == k}) for k in ("mean", "var")}
-
-
-def _merge_stats(mean, var):
-  flat = {**{p + ("mean",): v for p, v in flax.traverse_util.flatten_dict(mean).items()},
-          **{p + ("var",): v for p, v in flax.traverse_util.flatten_dict(var).items()}}
-  return flax.traverse_util.unflatten_dict(flat)
 
 
 def sampling_variables(exp, state) -> dict:

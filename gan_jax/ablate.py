@@ -60,6 +60,8 @@ def main(argv):
   enable_compile_cache(os.path.join(FLAGS.workdir, COMPILE_CACHE_DIR))
   with workdir_lib.WorkdirLock(FLAGS.workdir) as lock:  # taken by run_sweep, released here
     try:
+      if FLAGS.takeover_lock:
+        workdir_lib.take_over(FLAGS.workdir)
       results = runner.run_sweep(FLAGS.config, FLAGS.workdir, lock=lock)
     except ConfigError as e:
       cli.fail(str(e))
@@ -96,6 +98,8 @@ def _original_argv() -> list[str]:
 
 
 flags.DEFINE_string("workdir", None, "Directory of the sweep: runs/<name>/ plus tables and plots.")
+flags.DEFINE_bool("takeover_lock", False, "Take over the workdir's lock even if its holder "
+                  "looks alive (a run on another host that is known to be gone).")
 config_flags.DEFINE_config_file(
     "config", None, "An experiments/ablation_*.py file (base run config + sweep); fields can "
     "be overridden with --config.base.x.y=value or --config.sweep.axes.x=value.",

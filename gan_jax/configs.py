@@ -88,6 +88,17 @@ def base_config() -> ml_collections.ConfigDict:
   # G's forward pass is computed once per step; False draws fresh z for G.
   c.train.g_reuses_d_latents = False
   c.train.allow_config_change = False  # Allow resuming a workdir whose run had another config.
+  # Exit status of a run stopped by SIGTERM/SIGINT at a checkpoint. 0 (README): a wrapper script
+  # or a scheduler that reruns on its own. A Kubernetes Job records 0 as success and never
+  # restarts the pod: use a non-zero code its podFailurePolicy / backoffLimit retries (e.g.
+  # 143 = 128 + SIGTERM). SLURM with --requeue requeues a preempted job whatever the code (0 is
+  # fine); 75 (EX_TEMPFAIL) is what systemd's RestartForceExitStatus= / HTCondor's
+  # on_exit_hold-style retries usually key on.
+  c.train.preempted_exit_code = 0
+  # Seconds after which a workdir lock from another host whose heartbeat stopped (the holder
+  # refreshes its mtime every 30 s) counts as stale and is taken over; 0 = never (a person
+  # passes --takeover_lock). Same-host locks are stale as soon as their process is gone.
+  c.train.lock_stale_after_s = 600.0
 
   c.optim = ml_collections.ConfigDict()
   c.optim.g_lr = 2e-4  # Adam learning rate of G.
@@ -118,7 +129,8 @@ SCHEDULE_FIELDS = (
     "train.num_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
     "train.keep_checkpoints", "train.eval_every", "train.eval_num", "train.allow_config_change",
     "train.skip_nonfinite", "train.max_consecutive_skips", "train.eval_at_end",
-    "train.eval_features", "train.inception_weights")
+    "train.eval_features", "train.inception_weights", "train.preempted_exit_code",
+    "train.lock_stale_after_s")
 
 
 def validate(config, *, num_devices: int) -> None:
@@ -165,6 +177,9 @@ def validate(config, *, num_devices: int) -> None:
     value = _get(config, field)
     if not isinstance(value, int) or value <= 0:
       raise ConfigError(f"{field}={value!r} must be a positive integer")
+  code = config.train.get("preempted_exit_code", 0)
+  if not isinstance(code, int) or not 0 <= code <= 255:
+    raise ConfigError(f"train.preempted_exit_code={code!r} must be an integer in [0, 255]")
   for field in ("ema_start_step",):
     value = _get(config, field)
     if not isinstance(value, int) or value < 0:
@@ -178,7 +193,8 @@ def validate(config, *, num_devices: int) -> None:
     if not 0.0 <= value < 1.0:
       raise ConfigError(f"{field}={value!r} must lie in [0, 1)")
   for field in ("gp_weight", "reg.instance_noise_std", "reg.instance_noise_anneal_steps",
-                "reg.weight_clip", "reg.r1_weight", "reg.ac_weight", "train.eval_every"):
+                "reg.weight_clip", "reg.r1_weight", "reg.ac_weight", "train.eval_every",
+                "train.lock_stale_after_s"):
     if _get(config, field) < 0:
       raise ConfigError(f"{field}={_get(config, field)!r} must be non-negative")
   if config.reg.label_smoothing and config.objective not in ("minimax", "non_saturating",

@@ -1,8 +1,10 @@
 """Trains a GAN: ``python -m gan_jax.main --config=experiments/cgan.py --workdir=runs/cgan``.
 
 Rerunning the same command resumes from the workdir's latest checkpoint. SIGTERM or SIGINT
-stops the run after the step in flight with a checkpoint at that step (exit status 0); a second
-run on a workdir that a live run holds is refused (exit 2); a failed write stops it (exit 1).
+stops the run after the step in flight with a checkpoint at that step (exit status
+``train.preempted_exit_code``, 0 by default); a second run on a workdir that a live run holds is
+refused (exit 2) unless ``--takeover_lock`` (the operator knows that run is gone); a failed write
+stops it (exit 1).
 Several processes (one per host) form one run when --num_processes > 1 (or JAX's cluster
 environment says so).
 """
@@ -21,6 +23,8 @@ flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and sample
 config_flags.DEFINE_config_file(
     "config", None, "An experiments/*.py config file; fields can be overridden with "
     "--config.x.y=value.", lock_config=True)
+flags.DEFINE_bool("takeover_lock", False, "Take over the workdir's lock even if its holder "
+                  "looks alive (a run on another host that is known to be gone).")
 distributed.define_flags()
 
 
@@ -36,11 +40,16 @@ def main(argv):
   from gan_jax.training import loop as train
 
   try:
+    if FLAGS.takeover_lock:
+      workdir.take_over(FLAGS.workdir)
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   except ConfigError as e:
     cli.fail(str(e))
-  except preemption.Preempted as e:  # a checkpoint at the stop step: exit 0, rerun resumes
+  except preemption.Preempted as e:  # a checkpoint at the stop step; a rerun resumes
     print(e, flush=True)
+    code = FLAGS.config.train.get("preempted_exit_code", 0)
+    if code:
+      raise SystemExit(code) from None
   except (train.NonFiniteError, checkpointing.NonFiniteStateError, workdir.WriteError) as e:
     cli.fail(str(e), status=1)
 

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from gan_jax.data import prefetch
+from gan_jax.errors import ConfigError
 from gan_jax.training import workdir
 from tests.helpers import REPO, compile_cache_env, cpu_env, run_module
 
@@ -117,6 +118,22 @@ def test_sigterm_checkpoints_the_step_reached_and_the_rerun_is_exact(tmp_path, c
   assert f"resuming from step {step}" in proc.stdout and "step 2000/2000" in proc.stdout
   assert reference.wait(timeout=300) == 0, reference.communicate()
   _assert_same_final_state(full, stopped, 2000)
+
+
+def test_sigterm_exits_with_train_preempted_exit_code(tmp_path, cache_env):
+  """A Kubernetes Job wants a non-zero status to restart the pod: 143 when configured."""
+  run = str(tmp_path / "run")
+  victim = _start(["gan_jax.main", *LONG, "--config.train.num_steps=100000",
+                   "--config.train.preempted_exit_code=143", f"--workdir={run}"], cache_env)
+  try:
+    _wait_for(os.path.join(run, "checkpoints", "100"), victim)
+    victim.send_signal(signal.SIGTERM)
+    out, err = victim.communicate(timeout=60)
+  finally:
+    victim.kill()
+  assert victim.returncode == 143, (out, err)
+  assert out.strip().splitlines()[-1].startswith("stopped at step "), out
+  assert not os.path.exists(os.path.join(run, workdir.LOCK_FILE))
 
 
 def _free_port() -> int:
@@ -220,7 +237,8 @@ def test_held_sweep_workdir_is_refused_and_untouched(tmp_path, cache_env):
   assert _one_line(proc.stderr) == (
       f"error: --workdir={str(sweep)!r} is in use by a live run (host {socket.gethostname()}, "
       f"pid {os.getpid()}, started 2026-01-01T00:00:00+00:00); wait for it to finish or pick "
-      f"another workdir (if that process is gone, delete {workdir.LOCK_FILE} there)")
+      f"another workdir (if that process is gone, delete {workdir.LOCK_FILE} there or pass "
+      "--takeover_lock)")
   assert {p: os.path.getmtime(p) for p in sweep.iterdir()} == before
 
 
@@ -242,6 +260,118 @@ def test_a_reused_pid_does_not_hold_the_lock():
   assert workdir._alive(_lock_record(os.getpid()))
   assert not workdir._alive(_lock_record(os.getpid(), proc_start="1"))
   assert workdir._alive({**_lock_record(os.getpid()), "host": "another-host"})
+
+
+# Takes the lock of argv[1] after waiting for the file argv[3], pausing argv[2] s between
+# reading the stale holder and setting it aside; prints "won" (then holds it 3 s) or "refused".
+TAKER = textwrap.dedent("""
+    import os, sys, time
+    from gan_jax.errors import ConfigError
+    from gan_jax.training import workdir
+    run, pause, go = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+    workdir._before_set_aside = lambda judged: time.sleep(pause)
+    lock = workdir.WorkdirLock(run, heartbeat_s=0)
+    open(go + "." + str(os.getpid()), "w").close()
+    while not os.path.exists(go):
+      time.sleep(0.001)
+    try:
+      lock._take()
+    except ConfigError as e:
+      print("refused", e, flush=True)
+    else:
+      print("won", flush=True)
+      time.sleep(3)
+      lock.release()
+""")
+
+
+def _other_host_stale_lock(run) -> None:
+  """A lock of another host whose heartbeat stopped 700 s ago (> STALE_AFTER_S = 600)."""
+  lock = run / workdir.LOCK_FILE
+  lock.write_text(json.dumps({**_lock_record(1), "host": "node-that-died"}))
+  old = time.time() - 700
+  os.utime(lock, (old, old))
+
+
+@pytest.mark.parametrize("pauses", [(0.2, 1.0), (0.2, 0.5, 0.8, 1.0)])
+@pytest.mark.parametrize("stale", ["dead_pid", "other_host_no_heartbeat"])
+def test_exactly_one_of_concurrent_takers_of_a_stale_lock_wins(tmp_path, pauses, stale):
+  """N takers read the same stale holder, each pauses, then sets it aside: the first one takes
+  the lock; the later ones must not set aside the winner's lock, and are refused."""
+  run = tmp_path / "run"
+  run.mkdir()
+  if stale == "dead_pid":
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (run / workdir.LOCK_FILE).write_text(json.dumps(_lock_record(dead.pid)))
+  else:
+    _other_host_stale_lock(run)
+  go = str(tmp_path / "go")
+  takers = [subprocess.Popen([sys.executable, "-c", TAKER, str(run), str(p), go], cwd=REPO,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for p in pauses]
+  deadline = time.monotonic() + 60
+  while len([n for n in os.listdir(tmp_path) if n.startswith("go.")]) < len(takers):
+    assert time.monotonic() < deadline
+    time.sleep(0.01)
+  open(go, "w").close()
+  outs = [t.communicate(timeout=60) for t in takers]
+  verdicts = [out.split()[0] if out else err for out, err in outs]
+  assert verdicts == ["won"] + ["refused"] * (len(pauses) - 1), outs
+  warnings = [line for _, err in outs for line in err.splitlines() if "taking over" in line]
+  assert len(warnings) == 1, outs
+  assert f"pid {takers[0].pid}" in outs[1][0], outs  # refused, naming the winner
+
+
+def test_a_fresh_lock_of_another_host_holds_and_a_stopped_heartbeat_does_not(tmp_path):
+  run = tmp_path / "run"
+  run.mkdir()
+  lock = run / workdir.LOCK_FILE
+  lock.write_text(json.dumps({**_lock_record(1), "host": "node-b"}))  # heartbeat: just now
+  with pytest.raises(ConfigError, match="in use by a live run .host node-b"):
+    workdir.check_usable(str(run))
+  with pytest.raises(ConfigError, match="in use by a live run .host node-b"):
+    workdir.WorkdirLock(str(run), heartbeat_s=0)._take()
+  _other_host_stale_lock(run)
+  workdir.check_usable(str(run))  # stale: not refused
+  with pytest.raises(ConfigError, match="in use"):  # 0: never stale by age
+    workdir.check_usable(str(run), stale_after_s=0)
+  taker = workdir.WorkdirLock(str(run), heartbeat_s=0)
+  taker._take()
+  assert json.loads(lock.read_text())["pid"] == os.getpid()
+  taker.release()
+  assert not lock.exists()
+
+
+def test_the_holder_refreshes_the_lock_mtime_while_it_runs(tmp_path):
+  run = tmp_path / "run"
+  lock = workdir.WorkdirLock(str(run), heartbeat_s=0.05)
+  lock._take()
+  try:
+    old = time.time() - 10_000
+    os.utime(run / workdir.LOCK_FILE, (old, old))
+    time.sleep(0.5)
+    assert time.time() - os.path.getmtime(run / workdir.LOCK_FILE) < 5
+  finally:
+    lock.release()
+  assert not (run / workdir.LOCK_FILE).exists()
+  assert not [t for t in threading.enumerate() if t.name == "gan_jax-lock-heartbeat"]
+
+
+def test_takeover_lock_flag_takes_a_lock_that_looks_alive(tmp_path, cache_env):
+  run = tmp_path / "run"
+  run.mkdir()
+  (run / workdir.LOCK_FILE).write_text(json.dumps(_lock_record(os.getpid())))  # live: this pid
+  refused = run_module("gan_jax.main", TINY, NO_EVAL, f"--workdir={run}", check=False,
+                       **cache_env)
+  assert refused.returncode == 2 and "--takeover_lock" in refused.stderr
+  proc = run_module("gan_jax.main", TINY, NO_EVAL, f"--workdir={run}", "--takeover_lock",
+                    **cache_env)
+  warning = _one_line(proc.stderr)
+  assert warning.startswith(f"warning: taking over {run / workdir.LOCK_FILE} from a holder set "
+                            f"aside by --takeover_lock (host {socket.gethostname()}, pid "
+                            f"{os.getpid()}, "), warning
+  assert "step 6/6" in proc.stdout and not (run / workdir.LOCK_FILE).exists()
 
 
 # ---- Failed writes ----------------------------------------------------------------------------

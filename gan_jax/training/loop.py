@@ -116,7 +116,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
     from gan_jax.evaluation import inception
 
     inception.resolve_weights(tc.get("inception_weights") or None)  # fail before training
-  workdir_lib.check_usable(workdir)  # a file, not writable, or held by a live run: refused
+  lock_stale_after_s = tc.get("lock_stale_after_s", workdir_lib.STALE_AFTER_S)
+  workdir_lib.check_usable(workdir, stale_after_s=lock_stale_after_s)  # a live run's: refused
   is_chief = jax.process_index() == 0
 
   ckpt_dir = checkpointing.checkpoint_dir(workdir)
@@ -134,7 +135,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
   # ---- From here on the workdir is written (by one run: the lock creates it). ------------
   with contextlib.ExitStack() as stack:
-    stack.enter_context(workdir_lib.WorkdirLock(workdir)).acquire()
+    stack.enter_context(workdir_lib.WorkdirLock(workdir,
+                                                stale_after_s=lock_stale_after_s)).acquire()
     if is_chief:
       workdir_lib.write_text_atomic(os.path.join(workdir, experiment.CONFIG_FILE),
                                     config.to_json(indent=2))

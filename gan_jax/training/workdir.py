@@ -6,9 +6,15 @@
   created.
 - ``WorkdirLock`` is the one-writer rule: ``workdir/gan_jax.lock`` names the holder (host, pid,
   start time). It is created atomically (a hard link of a complete file, so it is never seen
-  half-written); a lock whose process is gone (same host, no such pid, or the pid now belongs to
-  a process started later) is taken over with a warning. Only process 0 takes it; the others
-  learn the outcome from it.
+  half-written). The holder refreshes the file's mtime every ``heartbeat_s`` (a heartbeat); a
+  lock is stale when its process is gone (same host, no such pid, or the pid now belongs to a
+  process started later) or, from another host, when it was not refreshed for
+  ``stale_after_s`` (0: never by age). A stale lock is taken over with a warning, atomically:
+  takers set a lock aside one at a time (``fcntl.flock`` on ``gan_jax.lock.takeover``, which is
+  never removed), each re-reading the lock under that guard and setting it aside only if it still
+  names the holder it judged stale, so of N takers of one stale lock exactly one wins.
+  ``set_aside`` (``--takeover_lock``) sets aside any lock, live or not, the same way. Only
+  process 0 takes it; the others learn the outcome from it.
 - ``append_line`` and ``write_atomic`` write metrics lines and files so that a failed write
   (disk full, I/O error) leaves the file as it was, and raise ``WriteError`` naming the step.
 """
@@ -17,14 +23,20 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import fcntl
 import json
 import os
 import socket
 import sys
+import threading
+import time
 
 from gan_jax.errors import ConfigError
 
 LOCK_FILE = "gan_jax.lock"
+TAKEOVER_GUARD = "gan_jax.lock.takeover"  # flock'ed while a taker re-reads and sets aside
+HEARTBEAT_S = 30.0  # how often the holder refreshes the lock's mtime
+STALE_AFTER_S = 600.0  # a lock of another host not refreshed for this long is stale (train.*)
 
 
 class WriteError(RuntimeError):
@@ -99,7 +111,7 @@ def savez(path: str, **arrays) -> None:
 # ---- Up-front checks --------------------------------------------------------------------------
 
 
-def check_usable(workdir: str) -> None:
+def check_usable(workdir: str, *, stale_after_s: float = STALE_AFTER_S) -> None:
   """Raises ConfigError when ``workdir`` cannot be created or written, or a live run holds it."""
   path = os.path.abspath(workdir)
   if os.path.exists(path):
@@ -110,7 +122,7 @@ def check_usable(workdir: str) -> None:
     # With several processes only WorkdirLock.acquire decides (process 0, then a broadcast): a
     # check here could see process 0's lock of the previous run in the same processes.
     holder = read_holder(path) if _single_process() else None
-    if holder is not None and _alive(holder):
+    if holder is not None and _alive(holder, _age_s(path), stale_after_s):
       raise ConfigError(_held_message(workdir, holder))
     return
   ancestor = os.path.dirname(path)
@@ -157,10 +169,20 @@ def read_holder(workdir: str) -> dict | None:
     return {"host": "?", "pid": "?", "started": "?"}  # unreadable: treat as held
 
 
-def _alive(holder: dict) -> bool:
-  """False only when the holder certainly exited: same host, and its pid is gone or reused."""
+def _age_s(workdir: str) -> float | None:
+  """Seconds since the lock's last heartbeat (its mtime); None when there is no lock."""
+  try:
+    return time.time() - os.stat(os.path.join(workdir, LOCK_FILE)).st_mtime
+  except FileNotFoundError:
+    return None
+
+
+def _alive(holder: dict, age_s: float | None = None,
+           stale_after_s: float = STALE_AFTER_S) -> bool:
+  """False only when the holder certainly stopped: same host, and its pid is gone or reused;
+  another host, and its heartbeat is older than ``stale_after_s`` (> 0)."""
   if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
-    return True
+    return not (stale_after_s > 0 and age_s is not None and age_s > stale_after_s)
   try:
     os.kill(holder["pid"], 0)
   except ProcessLookupError:
@@ -174,16 +196,64 @@ def _alive(holder: dict) -> bool:
 def _held_message(workdir: str, holder: dict) -> str:
   return (f"--workdir={workdir!r} is in use by a live run (host {holder.get('host')}, pid "
           f"{holder.get('pid')}, started {holder.get('started')}); wait for it to finish or pick "
-          f"another workdir (if that process is gone, delete {LOCK_FILE} there)")
+          f"another workdir (if that process is gone, delete {LOCK_FILE} there or pass "
+          "--takeover_lock)")
+
+
+# Called between reading a stale holder and setting it aside (tests widen the race with it).
+_before_set_aside = None
+
+
+@contextlib.contextmanager
+def _takeover_guard(workdir: str):
+  """Holds an exclusive ``flock`` on ``workdir/TAKEOVER_GUARD``: one taker at a time."""
+  fd = os.open(os.path.join(workdir, TAKEOVER_GUARD), os.O_RDWR | os.O_CREAT, 0o644)
+  try:
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    yield
+  finally:
+    os.close(fd)  # releases the flock
+
+
+def set_aside(workdir: str, judged: dict | None, *, why: str) -> bool:
+  """Renames the lock to ``LOCK_FILE.stale`` if it still names ``judged`` (None: whatever holder
+  it names), under the takeover guard, and warns; False when it names someone else or is gone.
+
+  The re-read and the rename happen under one ``flock``: a taker that judged a holder stale
+  sets aside only that holder's file, never the lock another taker has taken meanwhile."""
+  if _before_set_aside is not None:
+    _before_set_aside(judged)
+  path = os.path.join(os.path.abspath(workdir), LOCK_FILE)
+  with _takeover_guard(os.path.dirname(path)):
+    holder = read_holder(workdir)
+    if holder is None or (judged is not None and holder != judged):
+      return False
+    os.rename(path, f"{path}.stale")
+  print(f"warning: taking over {path} from {why} (host {holder.get('host')}, pid "
+        f"{holder.get('pid')}, started {holder.get('started')})", file=sys.stderr, flush=True)
+  return True
+
+
+def take_over(workdir: str) -> None:
+  """``--takeover_lock``: sets aside the workdir's lock whoever holds it (process 0 only)."""
+  import jax
+
+  if jax.process_index() == 0 and os.path.isfile(os.path.join(workdir, LOCK_FILE)):
+    set_aside(workdir, None, why="a holder set aside by --takeover_lock")
 
 
 class WorkdirLock:
-  """Holds ``workdir/gan_jax.lock`` from ``acquire`` (which creates the workdir) to ``release``."""
+  """Holds ``workdir/gan_jax.lock`` from ``acquire`` (which creates the workdir) to ``release``,
+  refreshing its mtime every ``heartbeat_s`` from a daemon thread meanwhile."""
 
-  def __init__(self, workdir: str):
+  def __init__(self, workdir: str, *, stale_after_s: float = STALE_AFTER_S,
+               heartbeat_s: float = HEARTBEAT_S):
     self.workdir = workdir
     self.path = os.path.join(os.path.abspath(workdir), LOCK_FILE)
+    self.stale_after_s, self.heartbeat_s = stale_after_s, heartbeat_s
     self.record = None
+    self._stop = threading.Event()
+    self._heartbeat = None
 
   def acquire(self) -> WorkdirLock:
     """Takes the lock on process 0 (ConfigError if a live run holds it) and tells the others."""
@@ -219,14 +289,15 @@ class WorkdirLock:
           try:
             os.link(tmp, self.path)
             self.record = mine
+            self._start_heartbeat()
             return
           except FileExistsError:
             holder = read_holder(self.workdir)
             if holder is None:
               continue  # released meanwhile
-            if _alive(holder):
+            if _alive(holder, _age_s(self.workdir), self.stale_after_s):
               raise ConfigError(_held_message(self.workdir, holder)) from None
-            self._set_aside_stale(holder)
+            set_aside(self.workdir, holder, why=self._stale_reason(holder))
       finally:
         os.remove(tmp)
     except OSError as e:
@@ -234,20 +305,43 @@ class WorkdirLock:
                         "pick another path") from None
     raise ConfigError(f"--workdir={self.workdir!r}: could not take {LOCK_FILE}; retry")
 
-  def _set_aside_stale(self, holder: dict) -> None:
-    """Renames a dead process's lock away (one taker wins the rename) and warns."""
-    with contextlib.suppress(FileNotFoundError):  # another taker moved it first
-      os.rename(self.path, f"{self.path}.stale")
-      print(f"warning: taking over {self.path} from a process that is gone (host "
-            f"{holder.get('host')}, pid {holder.get('pid')}, started {holder.get('started')})",
-            file=sys.stderr, flush=True)
+  def _stale_reason(self, holder: dict) -> str:
+    if holder.get("host") == socket.gethostname():
+      return "a process that is gone"
+    return f"a run whose heartbeat stopped over {self.stale_after_s:g} s ago"
+
+  def _start_heartbeat(self) -> None:
+    if self.heartbeat_s <= 0:
+      return
+    self._stop.clear()
+    self._heartbeat = threading.Thread(target=self._beat, name="gan_jax-lock-heartbeat",
+                                       daemon=True)
+    self._heartbeat.start()
+
+  def _beat(self) -> None:
+    """Refreshes the lock's mtime while it still names this process."""
+    while not self._stop.wait(self.heartbeat_s):
+      if not self._holds():
+        print(f"warning: {self.path} no longer names this process (another run took it over); "
+              "this run keeps writing", file=sys.stderr, flush=True)
+        return
+      with contextlib.suppress(OSError):
+        os.utime(self.path)
+
+  def _holds(self) -> bool:
+    holder = read_holder(self.workdir)
+    return holder is not None and self.record is not None and all(
+        holder.get(k) == self.record[k] for k in ("host", "pid", "started"))
 
   def release(self) -> None:
-    """Removes the lock if this process still holds it."""
+    """Stops the heartbeat and removes the lock if this process still holds it."""
+    self._stop.set()
+    if self._heartbeat is not None:
+      self._heartbeat.join()
+      self._heartbeat = None
     if self.record is None:
       return
-    holder = read_holder(self.workdir)
-    if holder is not None and all(holder.get(k) == self.record[k] for k in ("host", "pid")):
+    if self._holds():
       with contextlib.suppress(OSError):
         os.remove(self.path)
     self.record = None

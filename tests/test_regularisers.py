@@ -236,3 +236,45 @@ def test_label_smoothing_sets_real_target_to_one_minus_eps(objective):
   fake = jnp.array([0.3, -2.0, 1.0])
   expected = np.mean(_bce(np.asarray(real), 1 - eps)) + np.mean(_bce(np.asarray(fake), 0.0))
   assert float(obj.d_loss(real, fake, label_smoothing=eps)) == pytest.approx(expected, rel=1e-5)
+
+
+# ---- Penalties on a BatchNorm D --------------------------------------------------------------
+
+
+class BatchNormCritic(nn.Module):
+  """D(x) = Dense(tanh(BatchNorm(Dense(x)))): batch statistics in train mode."""
+
+  @nn.compact
+  def __call__(self, x, labels=None, *, train: bool = True):
+    h = nn.BatchNorm(use_running_average=not train, momentum=0.9)(nn.Dense(8)(x))
+    return nn.Dense(1)(nn.tanh(h))[:, 0]
+
+
+def test_gradient_penalty_and_r1_of_a_batchnorm_d_use_batch_statistics():
+  """GP and R1 are taken on the D the adversarial loss sees (train mode: batch statistics, as
+  StudioGAN's), not on D with its running averages; the penalties leave D's running statistics
+  as the adversarial forward passes set them. With G's fakes = the reals, every interpolate x̂ is
+  a real point, so GP = E(‖∇D(x)‖ - 1)² there whatever α."""
+  d = BatchNormCritic()
+  reals = (3.0 + 0.5 * _real_batch()[:256]).astype(np.float32)  # far from the init mean 0, var 1
+  plain, st = gan_players(d, objective="wgan_gp", gp_weight=0.0)
+  penalised, _ = gan_players(d, objective="wgan_gp", gp_weight=1.0, r1_weight=1.0)
+  new_plain, _ = mapped_d_step(plain, st, {"x": jnp.asarray(reals)}, generated=(reals, None))
+  new, m = mapped_d_step(penalised, st, {"x": jnp.asarray(reals)}, generated=(reals, None))
+
+  def critic(train: bool):
+    variables = {"params": st.d_params, "batch_stats": st.d_batch_stats}
+    if train:
+      return lambda x: d.apply(variables, x, train=True, mutable=["batch_stats"])[0]
+    return lambda x: d.apply(variables, x, train=False)
+
+  x = jnp.asarray(reals)
+  grads = {t: np.asarray(jax.grad(lambda v, t=t: jnp.sum(critic(t)(v)))(x)) for t in (True, False)}
+  r1 = {t: float(np.mean(np.sum(g ** 2, -1))) for t, g in grads.items()}
+  gp = {t: float(np.mean((np.linalg.norm(g, axis=-1) - 1) ** 2)) for t, g in grads.items()}
+  assert abs(r1[True] - r1[False]) > 0.5 * r1[True]  # the two modes differ here
+  assert float(m["r1"]) == pytest.approx(r1[True], rel=1e-4)
+  assert float(m["gp"]) == pytest.approx(gp[True], rel=1e-4)
+  for a, b in zip(jax.tree.leaves(new.d_batch_stats), jax.tree.leaves(new_plain.d_batch_stats),
+                  strict=True):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -248,9 +248,13 @@ def d_update(state: GANState, batch: dict, key, *, generator, discriminator,
     # The penalties' critic starts from the power-iteration vectors u that the adversarial
     # forward started from (state.d_batch_stats, not the d_batch_stats it returned): Flax's
     # SpectralNorm iterates even with update_stats=False, so from the same u it computes the
-    # same σ, W/σ is the D the adversarial term sees, and u advances once per D update.
+    # same σ, W/σ is the D the adversarial term sees, and u advances once per D update. A
+    # BatchNorm D is the function the adversarial term sees only in train mode (batch
+    # statistics, as StudioGAN's penalties in src/worker.py): the critic runs in train mode
+    # and its updated running statistics are dropped.
     critic = lambda x: _logits_and_classes(_discriminate(  # noqa: E731
-        discriminator, d_params, state.d_batch_stats, x, y_real, update_stats=False)[0])[0]
+        discriminator, d_params, state.d_batch_stats, x, y_real,
+        update_stats=_has_batch_norm(state.d_batch_stats))[0])[0]
     gp = r1 = jnp.zeros(())
     if obj.uses_gradient_penalty:
       gp = losses.gradient_penalty(critic, real_in, fake_in, alpha=alpha)

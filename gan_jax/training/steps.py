@@ -53,6 +53,7 @@ class StepConfig:
   instance_noise_anneal_steps: int = 0
   ema_decay: float = 0.0
   ema_start_step: int = 0
+  ema_warmup: str = "tf"
   skip_nonfinite: bool = False
   g_reuses_d_latents: bool = False
   diffaug: str = ""
@@ -69,6 +70,7 @@ class StepConfig:
         instance_noise_std=config.reg.instance_noise_std,
         instance_noise_anneal_steps=config.reg.instance_noise_anneal_steps,
         ema_decay=config.ema_decay, ema_start_step=config.get("ema_start_step", 0),
+        ema_warmup=config.get("ema_warmup", "tf"),
         skip_nonfinite=config.train.skip_nonfinite,
         g_reuses_d_latents=config.train.get("g_reuses_d_latents", False),
         diffaug=config.reg.get("diffaug", ""))
@@ -81,16 +83,23 @@ def instance_noise_std(step, std: float, anneal_steps: int):
   return std * jnp.maximum(0.0, anneal_steps - step.astype(jnp.float32)) / anneal_steps
 
 
-def ema_decay_at(step, decay: float, start_step: int = 0):
+EMA_WARMUPS = ("tf", "none")
+
+
+def ema_decay_at(step, decay: float, start_step: int = 0, warmup: str = "tf"):
   """The EMA decay of the G update at train step ``step`` (0-based, G updates done before it).
 
-  decay_t = min(decay, (1 + t) / (10 + t)) with t = step - start_step (TensorFlow's
-  ExponentialMovingAverage warm-up): 0.1 at the first averaged update, 0.5 at t = 8, 0.9 at
-  t = 80, and ``decay`` from t = (10·decay - 1) / (1 - decay) on (8990 for 0.999), so the
-  average soon forgets G's random initialisation. Before ``start_step`` it is 0: the EMA copies G.
+  Before ``start_step`` it is 0: the EMA copies G. From it on, with t = step - start_step:
+  - warmup='tf': min(decay, (1 + t) / (10 + t)) (TensorFlow's ExponentialMovingAverage
+    ``num_updates`` warm-up): 0.1 at the first averaged update, 0.5 at t = 8, 0.9 at t = 80, and
+    ``decay`` from t = (10·decay - 1) / (1 - decay) on (8990 for 0.999, 89 990 for 0.9999), so
+    the average soon forgets G's random initialisation.
+  - warmup='none': ``decay`` (StudioGAN's and BigGAN-PyTorch's Ema: 0 before start_iter, then
+    constant).
   """
   t = jnp.asarray(step, jnp.float32) - start_step
-  return jnp.where(t < 0, 0.0, jnp.minimum(decay, (1.0 + t) / (10.0 + t)))
+  after = decay if warmup == "none" else jnp.minimum(decay, (1.0 + t) / (10.0 + t))
+  return jnp.where(t < 0, 0.0, after)
 
 
 def _local_slice(global_array, num_devices: int):
@@ -314,7 +323,7 @@ def g_update(state: GANState, local_batch: int, key, *, generator, discriminator
   grads = lax.pmean(grads, AXIS)
   updates, g_opt_state = optimizers.g.update(grads, state.g_opt_state, state.g_params)
   g_params = optax.apply_updates(state.g_params, updates)
-  decay = ema_decay_at(state.step, cfg.ema_decay, cfg.ema_start_step)
+  decay = ema_decay_at(state.step, cfg.ema_decay, cfg.ema_start_step, cfg.ema_warmup)
   ema = lambda avg, new: jax.tree.map(  # noqa: E731
       lambda e, p: decay * e + (1.0 - decay) * p, avg, new)
   # Per-example |∂ℓ_G/∂a| at the fake outputs a: σ(a) for minimax, 1 - σ(a) for NS.

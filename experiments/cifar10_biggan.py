@@ -32,7 +32,7 @@ def get_config():
   c.model.spectral_norm = True
   c.model.g_spectral_norm = True
   c.ema_decay = 0.9999
-  # The EMA starts at step 1000 (StudioGAN's g_ema_start). The field is read once the EMA
-  # start step lands (the EMA-fixes branch); until then the EMA runs from step 0.
+  # The EMA copies G until step 1000 (StudioGAN's g_ema_start), then averages with the constant
+  # decay 0.9999 (ema_warmup='none', set by use_cifar10: StudioGAN's Ema has no warm-up).
   c.ema_start_step = 1000
   return c

@@ -21,9 +21,13 @@ def base_config() -> ml_collections.ConfigDict:
   c.conditional = False  # G(z, c) and D(x, c); needs a labelled dataset.
   c.gp_weight = 10.0  # λ of the WGAN-GP gradient penalty (used by objective='wgan_gp').
   c.ema_decay = 0.999  # EMA of G's params used for samples and evaluation; 0 turns it off.
-  # Train step from which G's EMA averages (before it, the EMA copies G; BigGAN uses 1000). The
-  # decay warms up from there: min(ema_decay, (1 + t)/(10 + t)), t = step - ema_start_step.
+  # Train step from which G's EMA averages (before it, the EMA copies G; BigGAN uses 1000).
   c.ema_start_step = 0
+  # The decay from ema_start_step on (steps.ema_decay_at): 'tf' (TensorFlow's
+  # ExponentialMovingAverage warm-up min(ema_decay, (1 + t)/(10 + t)), t = step - ema_start_step;
+  # not Karras et al.'s ema_rampup, which ramps the half-life with the images seen) | 'none'
+  # (ema_decay at once: StudioGAN's and BigGAN-PyTorch's schedule, used by the CIFAR recipes).
+  c.ema_warmup = "tf"
   # BatchNorm statistics of the EMA generator: 'standing' (recomputed for the EMA weights when
   # sampling) | 'ema' (EMA of G's running statistics) | 'live' (G's own; BUILD_NOTES.md).
   c.ema_bn_stats = "standing"
@@ -139,7 +143,7 @@ def validate(config, *, num_devices: int) -> None:
   from gan_jax.data import grain_loader
   from gan_jax.evaluation import sampling
   from gan_jax.ops import augment, conv
-  from gan_jax.training import state
+  from gan_jax.training import state, steps
 
   if config.objective not in losses.NAMES:
     raise ConfigError(
@@ -158,6 +162,9 @@ def validate(config, *, num_devices: int) -> None:
   if config.model.get("conv_impl", "fast") not in conv.CONV_IMPLS:
     raise ConfigError(f"model.conv_impl={config.model.conv_impl!r} is unknown; "
                       f"valid: {', '.join(conv.CONV_IMPLS)}")
+  if config.get("ema_warmup", "tf") not in steps.EMA_WARMUPS:
+    raise ConfigError(f"ema_warmup={config.ema_warmup!r} is unknown; "
+                      f"valid: {', '.join(steps.EMA_WARMUPS)}")
   if config.ema_bn_stats not in sampling.EMA_BN_STATS:
     raise ConfigError(f"ema_bn_stats={config.ema_bn_stats!r} is unknown; "
                       f"valid: {', '.join(sampling.EMA_BN_STATS)}")
@@ -292,6 +299,7 @@ def use_cifar10(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
                  checkpoint_every=5000, eval_every=5000, eval_num=10_000)
   c.optim.update(g_lr=2e-4, d_lr=2e-4, b1=0.5, b2=0.999)
   c.ema_decay = 0.0
+  c.ema_warmup = "none"  # StudioGAN's Ema: 0 before g_ema_start, then the constant decay.
   return c
 
 

@@ -42,9 +42,20 @@ def test_wgan_with_a_lipschitz_constraint_is_accepted(fields):
 
 @pytest.mark.parametrize("fields, match", [
     (dict(ema_start_step=-1), "ema_start_step=-1 must be a non-negative integer"),
+    (dict(ema_warmup="karras"), "ema_warmup='karras' is unknown; valid: tf, none"),
     (dict(ema_bn_stats="batch"), "ema_bn_stats='batch' is unknown; valid: standing, ema, live"),
 ])
 def test_ema_fields_are_checked(fields, match):
+  with pytest.raises(ConfigError, match=match):
+    configs.validate(_config(**fields), num_devices=1)
+
+
+@pytest.mark.parametrize("fields, match", [
+    (dict(train__preempted_exit_code=256),
+     "train.preempted_exit_code=256 must be an integer in \\[0, 255\\]"),
+    (dict(train__lock_stale_after_s=-1.0), "train.lock_stale_after_s=-1.0 must be non-negative"),
+])
+def test_reliability_fields_are_checked(fields, match):
   with pytest.raises(ConfigError, match=match):
     configs.validate(_config(**fields), num_devices=1)
 

@@ -212,6 +212,25 @@ def test_ema_decay_warms_up_and_starts_at_the_start_step():
   assert float(steps_lib.ema_decay_at(10 ** 6, 0.999)) == pytest.approx(0.999)
 
 
+def test_ema_warmup_none_is_studiogans_constant_decay_from_the_start_step():
+  """StudioGAN's Ema (src/utils/ema.py): decay 0 before start_iter, then the constant decay."""
+  from gan_jax.training import steps as steps_lib
+
+  t = np.arange(0, 20000)
+  d = np.asarray(steps_lib.ema_decay_at(t, 0.9999, start_step=1000, warmup="none"))
+  assert np.all(d[:1000] == 0.0)
+  np.testing.assert_allclose(d[1000:], 0.9999, rtol=1e-7)
+
+
+@pytest.mark.parametrize("recipe", ["cifar10_biggan", "cifar10_sngan", "cifar10_dcgan",
+                                    "cifar10_wgan_gp"])
+def test_the_cifar_recipes_use_studiogans_ema_schedule(recipe):
+  config = load_config(f"experiments/{recipe}.py")
+  assert config.ema_warmup == "none"
+  if recipe == "cifar10_biggan":
+    assert (config.ema_decay, config.ema_start_step) == (0.9999, 1000)
+
+
 def _g_updater(exp):
   """s -> (state, metrics) after one mapped G update (compiled once per experiment)."""
   g_step = PAR.map_step(lambda st, _, k: exp.steps.g_update(st, 16, k), donate_state=False)
@@ -224,15 +243,18 @@ def _g_updater(exp):
   return update
 
 
-def test_g_step_updates_the_ema_with_the_warmed_up_decay():
-  """ema' = d·ema + (1 - d)·θ' with θ' the updated G params and d the warmed-up decay: a copy of
-  G before ema_start_step, then min(decay, (1 + t)/(10 + t)) from it."""
+@pytest.mark.parametrize("warmup, decays", [
+    ("tf", ((0, 0.0), (999, 0.0), (1000, 0.1), (1008, 0.5), (30000, 0.999))),
+    ("none", ((0, 0.0), (999, 0.0), (1000, 0.999), (1008, 0.999)))])
+def test_g_step_updates_the_ema_with_the_warmed_up_decay(warmup, decays):
+  """ema' = d·ema + (1 - d)·θ' with θ' the updated G params and d the decay: a copy of G before
+  ema_start_step, then min(decay, (1 + t)/(10 + t)) ('tf') or decay ('none') from it."""
   config = load_config("experiments/tiny.py")
   config.model.width = 16
-  config.ema_decay, config.ema_start_step = 0.999, 1000
+  config.ema_decay, config.ema_start_step, config.ema_warmup = 0.999, 1000, warmup
   exp = experiment.build(config, num_devices=1)
   s0, g_update = exp.init_state(), _g_updater(exp)
-  for step, decay in ((0, 0.0), (999, 0.0), (1000, 0.1), (1008, 0.5), (30000, 0.999)):
+  for step, decay in decays:
     s = s0.replace(step=jnp.asarray(step, jnp.int32),
                    ema_g_params=jax.tree.map(lambda p: p + 1.0, s0.g_params))  # ema ≠ θ
     new, _ = g_update(s)

@@ -278,3 +278,33 @@ def test_gradient_penalty_and_r1_of_a_batchnorm_d_use_batch_statistics():
   for a, b in zip(jax.tree.leaves(new.d_batch_stats), jax.tree.leaves(new_plain.d_batch_stats),
                   strict=True):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+# ---- R1 through DiffAugment ------------------------------------------------------------------
+
+
+class ImageQuadraticCritic(nn.Module):
+  """D(x) = ‖x‖²/2 per image (sum over H, W, C)."""
+
+  @nn.compact
+  def __call__(self, x, labels=None, *, train: bool = True):
+    s = self.param("s", nn.initializers.ones, ())
+    return 0.5 * s * jnp.sum(jnp.square(x), axis=(1, 2, 3))
+
+
+class ZeroImageGenerator(nn.Module):
+  @nn.compact
+  def __call__(self, z, labels=None, *, train: bool = True):
+    b = self.param("b", nn.initializers.zeros, (8, 8, 1))
+    return b + 0.0 * z[:, :1, None, None]
+
+
+def test_r1_with_diffaugment_is_taken_through_the_augmentation():
+  """StudioGAN's R1 with DiffAugment is E‖∇ₓ D(T(x))‖² (x the un-augmented reals). With x = 1
+  and cutout's mask M, T(x) = M⊙x and ∇ₓ D(T(x)) = M⊙x, so R1 = E Σ M = 2·E D(T(x)) (the
+  logged d_real), below the 64 of the un-augmented images."""
+  gan, st = gan_players(ImageQuadraticCritic(), generator=ZeroImageGenerator(), objective="wgan",
+                        example_shape=(8, 8, 1), r1_weight=1.0, diffaug="cutout")
+  _, m = _d_step(gan, st, np.ones((64, 8, 8, 1), np.float32))
+  assert float(m["r1"]) == pytest.approx(2 * float(m["d_real"]), rel=1e-5)
+  assert 40 < float(m["r1"]) < 60

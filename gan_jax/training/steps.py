@@ -230,7 +230,7 @@ def d_update(state: GANState, batch: dict, key, *, generator, discriminator,
   fake = lax.stop_gradient(fake)
   real_in = _instance_noise(k_nr, x_real, state.step, cfg)
   fake_in = _instance_noise(k_nf, fake, state.step, cfg)
-  real_d_in, fake_d_in = _diff_augment(key, cfg, real_in, fake_in)  # GP/R1: un-augmented
+  real_d_in, fake_d_in = _diff_augment(key, cfg, real_in, fake_in)
   both_x = jnp.concatenate([real_d_in, fake_d_in])
   both_y = None if y_real is None else jnp.concatenate([y_real, y_fake])
   alpha = None
@@ -265,10 +265,10 @@ def d_update(state: GANState, batch: dict, key, *, generator, discriminator,
         discriminator, d_params, state.d_batch_stats, x, y_real,
         update_stats=_has_batch_norm(state.d_batch_stats))[0])[0]
     gp = r1 = jnp.zeros(())
-    if obj.uses_gradient_penalty:
+    if obj.uses_gradient_penalty:  # at un-augmented interpolates (StudioGAN's cal_grad_penalty)
       gp = losses.gradient_penalty(critic, real_in, fake_in, alpha=alpha)
-    if cfg.r1_weight:
-      r1 = losses.r1_penalty(critic, real_in)
+    if cfg.r1_weight:  # E‖∇ₓ D(T(x))‖²: through the reals' DiffAugment T (StudioGAN's R1)
+      r1 = losses.r1_penalty(lambda x: critic(_diff_augment(key, cfg, x)[0]), real_in)
     loss = adv + cfg.ac_weight * ac + cfg.gp_weight * gp + 0.5 * cfg.r1_weight * r1
     aux = dict(d_adv_loss=adv, d_ac_loss=ac, gp=gp, r1=r1, d_real=obj.d_prob_or_score(real_out),
                d_fake=obj.d_prob_or_score(fake_out))

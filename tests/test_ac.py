@@ -96,3 +96,24 @@ def test_a_short_ac_gan_run_trains(tmp_path):
   history = out["history"]
   assert all(np.isfinite(r[k]) for r in history for k in ("d_loss", "g_loss", "d_ac_loss"))
   assert history[-1]["d_ac_loss"] < 0.7 * history[0]["d_ac_loss"]
+
+
+@pytest.mark.parametrize("model", ["mlp", "resnet32"])
+def test_the_ac_head_is_bias_free_with_orthogonal_init_as_studiogans(model):
+  """StudioGAN's AC head (linear2: bias=False, 'ortho' init): W has orthonormal columns."""
+  import ml_collections
+
+  from gan_jax import models
+
+  cfg = ml_collections.ConfigDict(dict(
+      name=model, width=16 if model == "mlp" else 32, depth=2, z_dim=8, spectral_norm=False,
+      g_spectral_norm=False, d_norm="none" if model != "mlp" else "auto", conditioning="ac",
+      embed_dim=8, conv_impl="stock"))
+  shape = (2,) if model == "mlp" else (32, 32, 3)
+  _, d = models.get(cfg, example_shape=shape, num_classes=K)
+  x = jnp.zeros((2, *shape))
+  params = d.init(jax.random.key(0), x, jnp.zeros(2, jnp.int32), train=False)["params"]
+  head = params["class_head"]
+  assert set(head) == {"kernel"}
+  w = np.asarray(head["kernel"])
+  np.testing.assert_allclose(w.T @ w, np.eye(K), atol=1e-5)

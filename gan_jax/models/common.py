@@ -138,6 +138,7 @@ class ConditionalBatchNorm(nn.Module):
 
 def auxiliary_classifier_output(features, logit, num_classes: int, spectral_norm: bool,
                                 train: bool):
-  """AC-GAN's D (Odena et al. 2017): (logit ψ(φ(x)), class logits Dense_K(φ(x))); x unlabelled."""
-  head = nn.Dense(num_classes, name="class_head")
+  """AC-GAN's D (Odena et al. 2017): (logit ψ(φ(x)), class logits W φ(x)); x unlabelled. W is
+  bias-free with an orthogonal init, as StudioGAN's AC head (``linear2``, bias=False, 'ortho')."""
+  head = nn.Dense(num_classes, use_bias=False, kernel_init=ORTHOGONAL, name="class_head")
   return logit, maybe_spectral_norm(head, features, enabled=spectral_norm, train=train)

@@ -6,6 +6,7 @@ import json
 import os
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -202,3 +203,99 @@ def test_vanishing_gradient_flag_fires_on_minimax_with_a_strong_d(tmp_path, obje
   flagged = objective == "minimax"
   assert last["vanishing_gradient"] == int(flagged)
   assert summary["vanishing_gradient"] is flagged
+
+
+# ---- Oscillation ------------------------------------------------------------------------------
+
+
+def test_cycle_share_of_a_cycle_noise_and_drift():
+  """A sinusoid (period 20 of n = 100) holds ~all its detrended variance in one cycle; white
+  noise and random walks (slow drift) spread theirs; a cycle under equal-variance noise ≈ 1/2."""
+  rng = np.random.default_rng(0)
+  t = np.arange(100)
+  wave = np.sin(2 * np.pi * t / 20)
+  assert diagnostics.cycle_share(wave + 0.01 * t) > 0.95
+  assert diagnostics.cycle_share(rng.normal(size=100)) < 0.2
+  walks = [diagnostics.cycle_share(np.cumsum(rng.normal(size=100))) for _ in range(21)]
+  assert np.median(walks) < 0.3
+  noisy = [diagnostics.cycle_share(wave + np.sqrt(0.5) * rng.normal(size=100))  # var 1/2 each
+           for _ in range(20)]
+  assert 0.3 < np.median(noisy) < 0.7
+  assert diagnostics.cycle_share(wave[:diagnostics.CYCLE_MIN_STEPS - 1]) is None
+
+
+class LinearCritic(nn.Module):
+  """The Dirac-GAN's D(x) = ψ·x (Mescheder et al. 2018), ψ = 0 at init."""
+
+  @nn.compact
+  def __call__(self, x, labels=None, *, train: bool = True):
+    return self.param("psi", nn.initializers.zeros, ()) * x[:, 0]
+
+
+class DiracGenerator(nn.Module):
+  """The Dirac-GAN's G(z) = θ, θ = 1 at init; the data sit at 0."""
+
+  @nn.compact
+  def __call__(self, z, labels=None, *, train: bool = True):
+    return self.param("theta", nn.initializers.ones, ()) + 0.0 * z[:, :1]
+
+
+def _dirac_gan_records(lr: float, num_steps: int = 400, log_every: int = 100) -> list[dict]:
+  """The trainer's records of a Dirac-GAN with the WGAN loss and SGD(lr): ψ and θ rotate about
+  the equilibrium (0, 0) for ever, and the losses ψθ cycle with a period of ≈ π/lr steps."""
+  import optax
+
+  from gan_jax.training import parallel, state
+  from tests.helpers import gan_players
+
+  optimizers = state.Optimizers(g=optax.sgd(lr), d=optax.sgd(lr))
+  gan, s = gan_players(LinearCritic(), generator=DiracGenerator(), objective="wgan",
+                       optimizers=optimizers, z_dim=1, example_shape=(1,))
+  par = parallel.DataParallel("pmap", devices=jax.devices()[:1])
+  step = par.map_step(gan.train_step)
+  dev, batch = par.put_state(s), par.put_batch({"x": np.zeros((8, 1, 1), np.float32)})
+  history, window = [], []
+  for i in range(num_steps):
+    dev, m = step(dev, batch, jax.random.key(0))
+    window.append(m)
+    if (i + 1) % log_every == 0:
+      host = par.fetch(window)
+      record = train._window_means(host)
+      record.update(train._instability(host, history + [record], False))
+      history.append({"step": i + 1, **record})
+      window = []
+  return history
+
+
+def test_oscillation_flag_fires_on_the_dirac_gan():
+  records = _dirac_gan_records(lr=0.1)
+  assert all(r["d_loss_cycle_share"] > 0.8 for r in records), records
+  assert [r["oscillating"] for r in records] == [1] * len(records)
+  assert diagnostics.summarize(records, d_fake_is_probability=False)["oscillation"] is True
+
+
+def test_oscillation_flag_stays_quiet_on_noise_and_on_a_converging_game():
+  """Minibatch-like noise about a drifting mean, and a damped cycle that has died out."""
+  rng = np.random.default_rng(1)
+  t = np.arange(100)
+  noise = [{"d_loss_cycle_share": diagnostics.cycle_share(1.0 - 1e-3 * t + rng.normal(size=100)),
+            "g_loss_cycle_share": diagnostics.cycle_share(rng.normal(size=100))}
+           for _ in range(20)]
+  assert not diagnostics.oscillation_flag(noise)
+  assert diagnostics.summarize(noise)["oscillation"] is False
+  damped = np.exp(-t / 5) * np.sin(2 * np.pi * t / 20) + 0.1 * rng.normal(size=100)
+  assert not diagnostics.oscillation_flag([{"d_loss_cycle_share": diagnostics.cycle_share(
+      damped)}] * 10)
+
+
+@pytest.mark.slow
+def test_oscillation_flag_stays_quiet_on_the_shipped_ring_recipe(tmp_path):
+  """experiments/mog.py (non-saturating + R1) for 1000 of its 5000 steps, logged every 250:
+  no record and no summary is flagged. (Its full run's shares: docs/results.md.)"""
+  c = load_config("experiments/mog.py")
+  c.train.num_steps, c.train.eval_at_end = 1000, False
+  c.train.sample_every = c.train.checkpoint_every = 1000
+  out = train.train_and_evaluate(c, str(tmp_path / "mog"))
+  records = [r for r in out["history"] if "d_loss_cycle_share" in r]
+  assert len(records) == 4 and not any(r["oscillating"] for r in records), records
+  assert out["diagnostics"]["oscillation"] is False

@@ -5,7 +5,9 @@ A history is what the trainer logs once per logging step: a list of records
 (or a dict of equal-length series). ``d_fake`` is the mean D(G(z)) as a probability for logit
 objectives, and ``g_logit_grad`` the mean per-example |∂ℓ_G/∂a| w.r.t. the fake logits a.
 ``{d,g}_loss_window_var`` is the detrended variance of the per-step losses of the record's
-logging window (``oscillation`` of the per-step values, computed by the trainer).
+logging window (``oscillation`` of the per-step values, computed by the trainer), and
+``{d,g}_loss_cycle_share`` the share of it in one cycle (``cycle_share``; logged for windows of
+at least ``CYCLE_MIN_STEPS`` steps).
 """
 
 from __future__ import annotations
@@ -25,6 +27,15 @@ G_GRAD_RATIO_MAX = 1e-3
 # Real MNIST's class histogram has KL ≈ 0.002 (N = 10 000), its finite-sample bias is
 # (K - 1)/(2N) (0.002 at N = 2000), and dropping one class of ten entirely gives 0.105.
 MODE_COLLAPSE_KL = 0.5
+# Oscillation: the players chase each other round a cycle, and the per-step losses of a logging
+# window follow it. ``cycle_share`` above CYCLE_SHARE_MIN means one cycle (2 to n/3 steps long)
+# holds at least half of the window's detrended loss variance, i.e. the cycle's variance at
+# least equals everything else's (minibatch noise and drift). At n = 100, white noise gives
+# ~0.1 (at most 0.22 in 200 draws), a random walk (red noise) a median of 0.18 (90th
+# percentile 0.36); the Dirac-GAN (Mescheder et al. 2018: D(x) = ψx, G = θ, WGAN loss, gradient
+# steps) 0.9 and above; the shipped ring recipe 0.04-0.34 (docs/results.md).
+CYCLE_SHARE_MIN = 0.5
+CYCLE_MIN_STEPS = 16
 
 
 def series(history: Sequence[Mapping] | Mapping[str, Sequence], key: str) -> np.ndarray | None:
@@ -107,6 +118,42 @@ def oscillation(values, window: int = DEFAULT_WINDOW, *, detrend: bool = True
   return {"variance": float(np.var(v)), "mean_abs_change": change}
 
 
+def cycle_share(values) -> float | None:
+  """The share of a series' detrended variance in its strongest cycle of 2 to n/3 steps.
+
+  With P_k the periodogram |FFT(v - least-squares line)|²_k (k = 1..n/2), the largest P_k over
+  k ≥ 3 (at least three periods in the series), plus its neighbours k ± 1 (leakage of a period
+  that falls between bins, or whose amplitude grows; not below 3), over Σ_{k≥1} P_k. Slow drift
+  (k = 1, 2: where red noise puts most of its power) counts in the denominator only. None for
+  fewer than ``CYCLE_MIN_STEPS`` values.
+  """
+  v = np.asarray(values, np.float64).reshape(-1)
+  if len(v) < CYCLE_MIN_STEPS or not np.all(np.isfinite(v)):
+    return None
+  t = np.arange(len(v), dtype=np.float64) - (len(v) - 1) / 2
+  v = v - v.mean()
+  v = v - (np.dot(t, v) / np.dot(t, t)) * t
+  power = np.abs(np.fft.rfft(v))[1:] ** 2  # bins k = 1..n/2
+  total = float(np.sum(power))
+  if total <= 0.0:
+    return 0.0
+  k = 2 + int(np.argmax(power[2:]))  # index into power: bin k + 1 ≥ 3
+  return float(np.sum(power[max(k - 1, 2):k + 2]) / total)
+
+
+def oscillation_flag(history, *, window: int = DEFAULT_WINDOW,
+                     share_min: float = CYCLE_SHARE_MIN) -> bool:
+  """Whether the losses oscillate: over the trailing ``window`` records that log it, the median
+  ``d_loss_cycle_share`` or ``g_loss_cycle_share`` is at least ``share_min`` (one cycle holds
+  half of the per-step losses' detrended variance; ``CYCLE_SHARE_MIN``). False when not logged
+  (logging windows shorter than ``CYCLE_MIN_STEPS`` steps)."""
+  for key in ("d_loss_cycle_share", "g_loss_cycle_share"):
+    shares = series(history, key)
+    if shares is not None and len(shares) and np.median(_trailing(shares, window)) >= share_min:
+      return True
+  return False
+
+
 def mode_collapse(histogram, threshold: float = MODE_COLLAPSE_KL) -> dict:
   """KL(p ‖ uniform) = Σ_k p_k log(K p_k) of a class or mode histogram (counts or fractions),
   and whether it exceeds ``threshold`` (``MODE_COLLAPSE_KL``: documented there)."""
@@ -118,7 +165,8 @@ def mode_collapse(histogram, threshold: float = MODE_COLLAPSE_KL) -> dict:
 
 def summarize(history, *, window: int = DEFAULT_WINDOW, d_fake_is_probability: bool = True,
               d_fake_key: str = "d_fake") -> dict[str, float | bool | None]:
-  """End-of-run summary: the vanishing-gradient flag and its statistics, final-window
+  """End-of-run summary: the vanishing-gradient flag and its statistics, the oscillation flag
+  (``oscillation_flag``), final-window
   oscillation of d_loss and g_loss (the mean per-step detrended variance of the trailing
   ``window`` records where logged, else the detrended variance of the logged values), and the
   last logged value of each monitored quantity.
@@ -131,6 +179,7 @@ def summarize(history, *, window: int = DEFAULT_WINDOW, d_fake_is_probability: b
   out["vanishing_gradient"] = (
       vanishing_gradient_flag(history, **kw) if d_fake_is_probability else None)
   out.update(stats or {"d_fake_mean": None, "logit_grad_ratio": None, "g_grad_ratio": None})
+  out["oscillation"] = oscillation_flag(history, window=window)
   for key in ("d_loss", "g_loss"):
     values = series(history, key)
     osc = oscillation(values, window) if values is not None else {}
@@ -140,6 +189,10 @@ def summarize(history, *, window: int = DEFAULT_WINDOW, d_fake_is_probability: b
     out[f"{key}_variance"] = (float(np.mean(_trailing(per_step, window)))
                               if per_step is not None and len(per_step) else osc.get("variance"))
     out[f"{key}_mean_abs_change"] = osc.get("mean_abs_change")
+  for key in ("d_loss", "g_loss"):
+    shares = series(history, f"{key}_cycle_share")
+    out[f"{key}_cycle_share"] = (float(np.median(_trailing(shares, window)))
+                                 if shares is not None and len(shares) else None)
   for key in ("step", "d_loss", "g_loss", "d_fake", "g_logit_grad", "g_grad_norm"):
     values = series(history, key)
     out[f"last_{key}"] = float(values[-1]) if values is not None and len(values) else None

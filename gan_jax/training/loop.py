@@ -271,10 +271,18 @@ def _train_loop(exp, par, state, start_step, ckpt, writer, history: list[dict], 
 
 
 def _instability(per_step: list[dict], history: list[dict], d_fake_is_probability: bool) -> dict:
-  """The detrended variance of this logging window's per-step losses, and the trailing-window
-  vanishing-gradient flag."""
-  out = {f"{k}_window_var": diagnostics.oscillation(
-      [float(m[k]) for m in per_step], window=0)["variance"] for k in ("d_loss", "g_loss")}
+  """The detrended variance of this logging window's per-step losses and its share in one cycle
+  (windows of at least diagnostics.CYCLE_MIN_STEPS steps), and the trailing-window
+  vanishing-gradient and oscillation flags."""
+  out = {}
+  for k in ("d_loss", "g_loss"):
+    values = [float(m[k]) for m in per_step]
+    out[f"{k}_window_var"] = diagnostics.oscillation(values, window=0)["variance"]
+    share = diagnostics.cycle_share(values)
+    if share is not None:
+      out[f"{k}_cycle_share"] = share
+  out["oscillating"] = int(diagnostics.oscillation_flag(history[:-1] + [{**history[-1], **out}],
+                                                        window=diagnostics.DEFAULT_WINDOW))
   if d_fake_is_probability:
     out["vanishing_gradient"] = int(diagnostics.vanishing_gradient_flag(
         history, window=diagnostics.DEFAULT_WINDOW, d_fake_key="d_fake_g"))

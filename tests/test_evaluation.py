@@ -65,6 +65,34 @@ class OracleGenerator:
     return self.table[labels, index]
 
 
+class CollapsedGenerator:
+  """G(z, c) = one fixed image for every z and c."""
+
+  def __init__(self, image):
+    self.image = jnp.asarray(image)
+
+  def apply(self, variables, z, labels, train=False):
+    del variables, labels, train
+    return jnp.broadcast_to(self.image, (z.shape[0],) + self.image.shape)
+
+
+def test_precision_and_recall_of_a_generator_collapsed_onto_one_real_image(conditional_digits):
+  """Every fake is one image of the real set evaluate compares with: every fake lies in the real
+  manifold (precision 1), and the fake manifold (k-NN radius 0 round that one point) holds only
+  that real image (recall 1/200). Swapped arguments would give precision 1/200 and recall 1."""
+  exp, clf = conditional_digits
+  config = exp.config.copy_and_resolve_references()
+  config.ema_bn_stats = "live"
+  exp = dataclasses.replace(exp, config=config)
+  num = 200
+  one_real = evaluation._real_subset(exp.dataset.train_x, exp.dataset.train_y, num, 0)[0][0]
+  collapsed = dataclasses.replace(exp, generator=CollapsedGenerator(one_real))
+  result = evaluation.evaluate(collapsed, exp.init_state(), num=num, classifier=clf,
+                               feature_fn=lambda x: np.asarray(x).reshape(len(x), -1))
+  assert result["precision"] == 1.0
+  assert result["recall"] < 0.05
+
+
 def test_image_metrics_of_an_oracle_conditional_generator(conditional_digits):
   """Real test images of the requested class: conditional accuracy ≈ the classifier's test
   accuracy, fcd ≈ the real-vs-real floor. Images of random classes: accuracy ≈ 1/10."""

@@ -273,3 +273,19 @@ def test_training_with_inception_eval_and_no_weights_stops_before_training(tmp_p
                     GAN_JAX_CACHE=str(tmp_path / "cache"), **OFFLINE)
   _one_line_error(proc, "no FID Inception weights")
   assert not os.path.exists(workdir)
+
+
+def test_inception_score_is_that_of_the_generated_sets_logits():
+  """IS = exp(E_x KL(p(y|x) ‖ p(y))) of set B (the generated images), from its logits: a
+  confident, diverse B scores ≈ its 8 classes; the reference set A (uniform p(y|x)) would
+  score 1."""
+  rng = np.random.default_rng(0)
+  n, k = 400, inception.NUM_LOGITS
+  features = rng.normal(size=(n, 16))
+  confident = np.full((n, k), -20.0)
+  confident[np.arange(n), np.arange(n) % 8] = 20.0
+  ref = fid.InceptionStats(features, np.zeros((n, k)), *fid.metrics.feature_stats(features))
+  gen = fid.InceptionStats(features + 0.1, confident,
+                           *fid.metrics.feature_stats(features + 0.1))
+  out = fid.inception_metrics(ref, gen)
+  assert out["is_mean"] == pytest.approx(8.0, rel=1e-3)

@@ -11,7 +11,7 @@ import pytest
 
 from gan_jax.models import dcgan, mlp
 from gan_jax.training import experiment, parallel, state, steps
-from tests.helpers import load_config
+from tests.helpers import gan_players, load_config, mapped_g_step
 
 PAR = parallel.DataParallel("pmap", devices=jax.devices()[:1])
 
@@ -262,6 +262,62 @@ def test_g_step_updates_the_ema_with_the_warmed_up_decay(warmup, decays):
                             new.g_params)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
                  new.ema_g_params, expected)
+
+
+class BatchNormGenerator(nn.Module):
+  """G(z) = Dense(BatchNorm(Dense(z))): running statistics that a G update moves."""
+
+  @nn.compact
+  def __call__(self, z, labels=None, *, train: bool = True):
+    h = nn.BatchNorm(use_running_average=not train, momentum=0.9)(nn.Dense(4)(z))
+    return nn.Dense(2)(h)
+
+
+def test_the_ema_of_gs_batchnorm_statistics_moves_with_the_g_update():
+  """ema_bn_stats='ema': after a G update, ema_bs' = d·ema_bs + (1 - d)·bs' with bs' G's new
+  running statistics (which moved), and sampling uses ema_bs'."""
+  from gan_jax.evaluation import sampling
+
+  gan, s = gan_players(mlp.MLPDiscriminator(width=8, depth=1), generator=BatchNormGenerator(),
+                       ema_decay=0.75, ema_warmup="none")
+  s = s.replace(ema_g_batch_stats=jax.tree.map(lambda v: v + 1.0, s.ema_g_batch_stats))
+  new, _ = mapped_g_step(gan, s, 64)
+  moved = [float(np.max(np.abs(a - b))) for a, b in zip(
+      jax.tree.leaves(new.g_batch_stats), jax.tree.leaves(s.g_batch_stats), strict=True)]
+  assert min(moved) > 1e-3
+  expected = jax.tree.map(lambda e, b: 0.75 * e + 0.25 * b, s.ema_g_batch_stats,
+                          new.g_batch_stats)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
+               new.ema_g_batch_stats, expected)
+  config = load_config("experiments/tiny.py")
+  config.ema_decay, config.ema_bn_stats = 0.75, "ema"
+  exp = type("Exp", (), {"config": config})()
+  variables = sampling.sampling_variables(exp, new)
+  jax.tree.map(np.testing.assert_array_equal, variables["batch_stats"], new.ema_g_batch_stats)
+
+
+def test_ds_linear_learning_rate_schedule_counts_d_updates():
+  """optim.schedule='linear' with n_critic = 5 (mog.py:wgan_gp): D's rate falls to 0 over the
+  run's num_steps·n_critic D updates, G's over its num_steps G updates. Adam on a constant
+  gradient moves a parameter by -lr_t per update, so the steps read off each rate."""
+  config = load_config("experiments/mog.py", "wgan_gp")
+  config.train.num_steps = 100
+  exp = experiment.build(config, num_devices=1)
+  assert (config.optim.schedule, config.train.n_critic) == ("linear", 5)
+
+  def rates(optimizer, updates: int) -> np.ndarray:
+    p, opt_state, out = jnp.zeros(()), optimizer.init(jnp.zeros(())), []
+    for _ in range(updates):
+      u, opt_state = optimizer.update(jnp.ones(()), opt_state, p)
+      out.append(-float(u))
+    return np.asarray(out)
+
+  d_rates = rates(exp.optimizers.d, 500)
+  np.testing.assert_allclose(d_rates, config.optim.d_lr * (1 - np.arange(500) / 500),
+                             rtol=1e-3, atol=1e-9)
+  g_rates = rates(exp.optimizers.g, 100)
+  np.testing.assert_allclose(g_rates, config.optim.g_lr * (1 - np.arange(100) / 100),
+                             rtol=1e-3, atol=1e-9)
 
 
 def test_a_skipped_nonfinite_g_update_also_skips_the_ema():

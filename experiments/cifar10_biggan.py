@@ -10,11 +10,14 @@ Source: PyTorch-StudioGAN src/configs/CIFAR10/BigGAN.yaml (big_resnet, cBN, PD, 
 apply_d_sn, attention after G block 2 and D block 1, z_dim 80, g_shared_dim 128, conv dims 96,
 EMA decay 0.9999 from step 1000, hinge) on the src/config.py defaults: 5 D updates per step,
 100k steps, batch 64, Adam(2e-4, β = (0.5, 0.999)), random flips.
-Reported: FID 8.03 (best, step 98k; 8.13 at 100k), StudioGAN logs/CIFAR10/
+Reported (test split): FID 8.03 (best, step 98k; 8.13 at 100k), StudioGAN logs/CIFAR10/
 BigGAN-train-2021_01_15_14_48_48.log; with DiffAugment 7.16 (best, step 198k of 200k),
 logs/CIFAR10/DiffAugGAN(P)-train-2020_09_18_14_33_57.log. Protocol: pytorch-fid Inception-V3,
 10k generated images (of the EMA G) against the moments of the 10k CIFAR-10 test images,
 evaluated every 2k steps, best kept.
+Split: the FIDs above are against the test split (StudioGAN's logs); this project's
+``eval`` (and gan_jax.evaluate) compares with training images, so its numbers measure another
+reference set and are not directly comparable with them.
 """
 
 from gan_jax import configs

@@ -7,9 +7,12 @@ in D, conditional BatchNorm in G and the projection discriminator, hinge loss.
 Source: PyTorch-StudioGAN src/configs/CIFAR10/SNGAN.yaml (g_cond_mtd cBN, d_cond_mtd PD,
 apply_d_sn, hinge) on the src/config.py defaults: 5 D updates per step, 100k steps, batch 64,
 Adam(2e-4, β = (0.5, 0.999)), z of size 128, random flips, no EMA.
-Reported: FID 13.25 (best, step 90k; 13.44 at 100k), StudioGAN logs/CIFAR10/
+Reported (test split): FID 13.25 (best, step 90k; 13.44 at 100k), StudioGAN logs/CIFAR10/
 SNGAN-train-2020_09_18_14_37_00.log. Protocol: pytorch-fid Inception-V3, 10k generated images
 against the moments of the 10k CIFAR-10 test images, evaluated every 2k steps, best kept.
+Split: the FIDs above are against the test split (StudioGAN's logs); this project's
+``eval`` (and gan_jax.evaluate) compares with training images, so its numbers measure another
+reference set and are not directly comparable with them.
 """
 
 from gan_jax import configs

@@ -11,9 +11,12 @@ One deliberate difference: StudioGAN's critic has BatchNorm, which makes the per
 gradient penalty ill-defined (D(x) depends on the other examples); here the critic uses a
 per-example LayerNorm over (H, W, C) with the same per-channel scale and bias (d_norm='layer'),
 so the parameter count (G 4,276,739, D 1,055,879) equals StudioGAN's.
-Reported: FID 25.85 (best, step 90k; 29.46 at 100k), StudioGAN logs/CIFAR10/
+Reported (test split): FID 25.85 (best, step 90k; 29.46 at 100k), StudioGAN logs/CIFAR10/
 WGAN-GP-train-2020_09_16_14_17_00.log. Protocol: pytorch-fid Inception-V3, 10k generated
 images against the moments of the 10k test images, evaluated every 2k steps, best kept.
+Split: the FIDs above are against the test split (StudioGAN's logs); this project's
+``eval`` (and gan_jax.evaluate) compares with training images, so its numbers measure another
+reference set and are not directly comparable with them.
 """
 
 from gan_jax import configs

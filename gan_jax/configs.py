@@ -294,7 +294,8 @@ def use_cifar10(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """
   c.data.update(name="cifar10", random_flip=True)
   c.model.z_dim = 128
-  # eval_num: StudioGAN's logged FIDs use 10k samples (vs the 10k test images).
+  # eval_num: StudioGAN's logged FIDs use 10k samples, against the 10k *test* images; this
+  # project's eval compares with training images (another split: not directly comparable).
   c.train.update(batch_size=64, n_critic=5, num_steps=100_000, log_every=100, sample_every=5000,
                  checkpoint_every=5000, eval_every=5000, eval_num=10_000)
   c.optim.update(g_lr=2e-4, d_lr=2e-4, b1=0.5, b2=0.999)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from gan_jax import configs
@@ -63,3 +65,24 @@ def test_reliability_fields_are_checked(fields, match):
 def test_main_refuses_unconstrained_wgan_with_exit_2(tmp_path):
   line = _refused(str(tmp_path / "run"), "--config.objective=wgan")
   assert "objective='wgan' needs a Lipschitz constraint" in line
+
+
+def test_every_cited_fid_names_its_reference_split():
+  """A recipe that cites a FID says beside it which split the number was measured against, and
+  that this project's eval compares with training images."""
+  import glob
+  import re
+
+  from tests.helpers import REPO
+
+  cited = 0
+  for path in sorted(glob.glob(os.path.join(REPO, "experiments", "*.py"))):
+    with open(path) as f:
+      text = f.read()
+    for line in text.splitlines():
+      if re.search(r"\bFID \d", line):
+        cited += 1
+        assert re.search(r"\((test|train) split\)", line), (path, line)
+    if re.search(r"\bFID \d", text):
+      assert "compares with training images" in " ".join(text.split()), path
+  assert cited >= 4

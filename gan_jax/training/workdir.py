@@ -200,7 +200,8 @@ def _held_message(workdir: str, holder: dict) -> str:
           "--takeover_lock)")
 
 
-# Called between reading a stale holder and setting it aside (tests widen the race with it).
+# Called between re-reading the stale holder and setting it aside, under the takeover guard
+# (tests widen the race with it: without the guard or the re-read, two takers both set aside).
 _before_set_aside = None
 
 
@@ -221,13 +222,13 @@ def set_aside(workdir: str, judged: dict | None, *, why: str) -> bool:
 
   The re-read and the rename happen under one ``flock``: a taker that judged a holder stale
   sets aside only that holder's file, never the lock another taker has taken meanwhile."""
-  if _before_set_aside is not None:
-    _before_set_aside(judged)
   path = os.path.join(os.path.abspath(workdir), LOCK_FILE)
   with _takeover_guard(os.path.dirname(path)):
     holder = read_holder(workdir)
     if holder is None or (judged is not None and holder != judged):
       return False
+    if _before_set_aside is not None:
+      _before_set_aside(holder)
     os.rename(path, f"{path}.stale")
   print(f"warning: taking over {path} from {why} (host {holder.get('host')}, pid "
         f"{holder.get('pid')}, started {holder.get('started')})", file=sys.stderr, flush=True)

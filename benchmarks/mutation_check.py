@@ -145,6 +145,105 @@ MUTATIONS = (
              (RESUME,), "resume drops D's spectral-norm vectors"),
 )
 
+# ---- Issue 28: the five silent bugs a mutation run let through, and breakages of its fixes ----
+PR = ("tests/test_evaluation.py::"
+      "test_precision_and_recall_of_a_generator_collapsed_onto_one_real_image")
+EMA_BN = "tests/test_steps.py::test_the_ema_of_gs_batchnorm_statistics_moves_with_the_g_update"
+D_SCHEDULE = "tests/test_steps.py::test_ds_linear_learning_rate_schedule_counts_d_updates"
+IS_GEN = "tests/test_inception.py::test_inception_score_is_that_of_the_generated_sets_logits"
+CBN = ("tests/test_cifar_models.py::"
+       "test_the_conditional_generators_batchnorm_follows_each_examples_label")
+PRE = "tests/test_preemption.py"
+TAKERS = f"{PRE}::test_exactly_one_of_concurrent_takers_of_a_stale_lock_wins"
+OTHER_HOST = f"{PRE}::test_a_fresh_lock_of_another_host_holds_and_a_stopped_heartbeat_does_not"
+HEARTBEAT = f"{PRE}::test_the_holder_refreshes_the_lock_mtime_while_it_runs"
+TAKEOVER_FLAG = f"{PRE}::test_takeover_lock_flag_takes_a_lock_that_looks_alive"
+EXIT_CODE = f"{PRE}::test_sigterm_exits_with_train_preempted_exit_code"
+BN_PENALTY = f"{REG}::test_gradient_penalty_and_r1_of_a_batchnorm_d_use_batch_statistics"
+R1_DIFFAUG = f"{REG}::test_r1_with_diffaugment_is_taken_through_the_augmentation"
+EMA_WARMUP = ("tests/test_steps.py::"
+              "test_ema_warmup_none_is_studiogans_constant_decay_from_the_start_step")
+EMA_G_STEP = "tests/test_steps.py::test_g_step_updates_the_ema_with_the_warmed_up_decay"
+CIFAR_EMA = "tests/test_steps.py::test_the_cifar_recipes_use_studiogans_ema_schedule"
+AC_HEAD = "tests/test_ac.py::test_the_ac_head_is_bias_free_with_orthogonal_init_as_studiogans"
+DIAG = "tests/test_diagnostics.py"
+OSC_FIRES = f"{DIAG}::test_oscillation_flag_fires_on_the_dirac_gan"
+OSC_QUIET = f"{DIAG}::test_oscillation_flag_stays_quiet_on_noise_and_on_a_converging_game"
+CYCLE = f"{DIAG}::test_cycle_share_of_a_cycle_noise_and_drift"
+
+MUTATIONS += (
+    Mutation("precision_recall_swapped", "gan_jax/evaluation/evaluator.py",
+             "out.update(metrics.precision_recall(f_real, f_fake))",
+             "out.update(metrics.precision_recall(f_fake, f_real))",
+             (PR,), "evaluate reports precision as recall and recall as precision"),
+    Mutation("ema_bn_stats_frozen", "gan_jax/training/steps.py",
+             "ema_g_batch_stats=ema(state.ema_g_batch_stats, generated.g_batch_stats))",
+             "ema_g_batch_stats=state.ema_g_batch_stats)",
+             (EMA_BN,), "the EMA of G's BatchNorm statistics never moves"),
+    Mutation("d_schedule_counts_train_steps", "gan_jax/training/state.py",
+             "d=optax.adam(lr(c.d_lr, num_steps * n_critic)",
+             "d=optax.adam(lr(c.d_lr, num_steps)",
+             (D_SCHEDULE,), "D's linear lr schedule counts train steps, not D updates"),
+    Mutation("is_of_reference_logits", "gan_jax/evaluation/fid.py",
+             "probs = special.softmax(np.asarray(gen.logits, np.float64), axis=1)",
+             "probs = special.softmax(np.asarray(ref.logits, np.float64), axis=1)",
+             (IS_GEN,), "IS from the reference set's logits"),
+    Mutation("resnet_cbn_class_0", "gan_jax/models/resnet32.py",
+             "one_hot = jax.nn.one_hot(labels, self.num_classes)",
+             "one_hot = jax.nn.one_hot(0 * labels, self.num_classes)",
+             (CBN,), "the conditional ResNet G's BatchNorm sees class 0 whatever the label"),
+    Mutation("biggan_cbn_class_0", "gan_jax/models/resnet32.py",
+             'name="shared")(labels)', 'name="shared")(0 * labels)',
+             (CBN,), "BigGAN's G conditions its BatchNorm on class 0 whatever the label"),
+    Mutation("lock_takeover_unchecked", "gan_jax/training/workdir.py",
+             "if holder is None or (judged is not None and holder != judged):",
+             "if holder is None:",
+             (TAKERS,), "a taker sets aside whatever lock is there (not the holder it judged)"),
+    Mutation("lock_takeover_unguarded", "gan_jax/training/workdir.py",
+             "    fcntl.flock(fd, fcntl.LOCK_EX)\n", "",
+             (TAKERS,), "takers re-read and set aside without the flock guard"),
+    Mutation("lock_heartbeat_age_ignored", "gan_jax/training/workdir.py",
+             "return not (stale_after_s > 0 and age_s is not None and age_s > stale_after_s)",
+             "return True",
+             (TAKERS, OTHER_HOST), "another host's lock is never stale, however old"),
+    Mutation("lock_heartbeat_never_beats", "gan_jax/training/workdir.py",
+             "        os.utime(self.path)", "        pass",
+             (HEARTBEAT,), "the holder never refreshes the lock's mtime"),
+    Mutation("takeover_lock_flag_ignored", "gan_jax/main.py",
+             "      workdir.take_over(FLAGS.workdir)", "      pass",
+             (TAKEOVER_FLAG,), "--takeover_lock does nothing"),
+    Mutation("preempted_exit_code_ignored", "gan_jax/main.py",
+             "      raise SystemExit(code) from None", "      pass",
+             (EXIT_CODE,), "a SIGTERM stop exits 0 whatever train.preempted_exit_code"),
+    Mutation("penalty_critic_eval_mode", "gan_jax/training/steps.py",
+             "update_stats=_has_batch_norm(state.d_batch_stats))[0])[0]",
+             "update_stats=False)[0])[0]",
+             (BN_PENALTY,), "GP/R1 of a BatchNorm D taken with its running averages"),
+    Mutation("r1_not_through_diffaug", "gan_jax/training/steps.py",
+             "r1 = losses.r1_penalty(lambda x: critic(_diff_augment(key, cfg, x)[0]), real_in)",
+             "r1 = losses.r1_penalty(critic, real_in)",
+             (R1_DIFFAUG, R1), "R1 on the un-augmented reals"),
+    Mutation("ema_warmup_ignored", "gan_jax/training/steps.py",
+             'after = decay if warmup == "none" else jnp.minimum',
+             "after = jnp.minimum",
+             (EMA_WARMUP, EMA_G_STEP), "ema_warmup='none' still warms up as TF's"),
+    Mutation("cifar_recipes_tf_warmup", "gan_jax/configs.py",
+             'c.ema_warmup = "none"  # StudioGAN', 'c.ema_warmup = "tf"  # StudioGAN',
+             (CIFAR_EMA,), "the CIFAR recipes use TF's EMA warm-up"),
+    Mutation("ac_head_lecun_with_bias", "gan_jax/models/common.py",
+             'nn.Dense(num_classes, use_bias=False, kernel_init=ORTHOGONAL, name="class_head")',
+             'nn.Dense(num_classes, name="class_head")',
+             (AC_HEAD,), "AC head with a bias and LeCun init"),
+    Mutation("oscillation_flag_threshold_doubled", "gan_jax/evaluation/diagnostics.py",
+             "np.median(_trailing(shares, window)) >= share_min",
+             "np.median(_trailing(shares, window)) >= 2 * share_min",
+             (OSC_FIRES,), "the oscillation flag needs twice the cycle share (never fires)"),
+    Mutation("cycle_share_counts_drift", "gan_jax/evaluation/diagnostics.py",
+             "return float(np.sum(power[max(k - 1, 2):k + 2]) / total)",
+             "return float(np.sum(power[0:k + 2]) / total)",
+             (CYCLE, OSC_QUIET), "the cycle share counts slow drift (k = 1, 2) as the cycle"),
+)
+
 FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.M)
 
 

@@ -298,8 +298,8 @@ def _other_host_stale_lock(run) -> None:
 def test_exactly_one_of_concurrent_takers_of_a_stale_lock_wins(tmp_path, pauses, stale):
   """N takers read the same stale holder, and each pauses (0.2 s, 1.0 s, ...) between reading
   it and setting it aside: exactly one takes the lock; the others must not set aside the
-  winner's lock, and are refused naming it. (Without the re-read, or without the guard that serialises
-  the re-read and the rename, every taker sets a lock aside and wins.)"""
+  winner's lock, and are refused naming it. (Without the re-read, or without the guard that
+  serialises the re-read and the rename, every taker sets a lock aside and wins.)"""
   run = tmp_path / "run"
   run.mkdir()
   if stale == "dead_pid":
@@ -323,7 +323,8 @@ def test_exactly_one_of_concurrent_takers_of_a_stale_lock_wins(tmp_path, pauses,
   warnings = [line for _, err in outs for line in err.splitlines() if "taking over" in line]
   assert len(warnings) == 1, outs
   winner = takers[verdicts.index("won")].pid
-  assert all(f"pid {winner}," in out for (out, _), v in zip(outs, verdicts) if v == "refused")
+  assert all(f"pid {winner}," in out for (out, _), v in zip(outs, verdicts, strict=True)
+             if v == "refused")
 
 
 def test_a_fresh_lock_of_another_host_holds_and_a_stopped_heartbeat_does_not(tmp_path):

@@ -17,6 +17,9 @@ def base_config() -> ml_collections.ConfigDict:
   """Defaults for every field a run reads. Experiments override a few of them."""
   c = ml_collections.ConfigDict()
   c.seed = 0  # Seeds parameters, noise (fold_in(key, step)) and the data order.
+  # The game the trainer plays (gan_jax.games): 'gan' (G(z, c) against D(x, c)) | 'pix2pix' |
+  # 'cyclegan'.
+  c.game = "gan"
   c.objective = "non_saturating"  # A gan_jax.losses name.
   c.conditional = False  # G(z, c) and D(x, c); needs a labelled dataset.
   c.gp_weight = 10.0  # λ of the WGAN-GP gradient penalty (used by objective='wgan_gp').
@@ -123,12 +126,13 @@ SCHEDULE_FIELDS = (
 
 def validate(config, *, num_devices: int) -> None:
   """Raises ConfigError (one line naming the field and the valid choices) for a bad config."""
-  from gan_jax import losses, models
+  from gan_jax import games, losses, models
   from gan_jax.data import grain_loader
   from gan_jax.evaluation import sampling
   from gan_jax.ops import augment, conv
   from gan_jax.training import state
 
+  games.get(config.get("game", "gan"))
   if config.objective not in losses.NAMES:
     raise ConfigError(
         f"objective={config.objective!r} is unknown; valid: {', '.join(losses.NAMES)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -65,6 +66,13 @@ class OracleGenerator:
     return self.table[labels, index]
 
 
+def _with_generator(exp, generator):
+  """``exp`` whose GAN game samples from ``generator``."""
+  game = copy.copy(exp.game)
+  game.generator = generator
+  return dataclasses.replace(exp, game=game)
+
+
 def test_image_metrics_of_an_oracle_conditional_generator(conditional_digits):
   """Real test images of the requested class: conditional accuracy ≈ the classifier's test
   accuracy, fcd ≈ the real-vs-real floor. Images of random classes: accuracy ≈ 1/10."""
@@ -72,12 +80,12 @@ def test_image_metrics_of_an_oracle_conditional_generator(conditional_digits):
   config = exp.config.copy_and_resolve_references()
   config.ema_bn_stats = "live"  # the oracle has no BatchNorm statistics to recompute
   exp = dataclasses.replace(exp, config=config)
-  oracle = dataclasses.replace(exp, generator=OracleGenerator(exp.dataset))
+  oracle = _with_generator(exp, OracleGenerator(exp.dataset))
   result = evaluation.evaluate(oracle, exp.init_state(), num=200, classifier=clf)
   assert result["conditional_accuracy"] == pytest.approx(clf.test_accuracy, abs=0.08)
   assert clf.test_accuracy > 0.5
   assert result["fcd"] < 1.5 * result["fcd_floor"]
-  shuffled = dataclasses.replace(exp, generator=OracleGenerator(exp.dataset, shuffled=True))
+  shuffled = _with_generator(exp, OracleGenerator(exp.dataset, shuffled=True))
   result = evaluation.evaluate(shuffled, exp.init_state(), num=200, classifier=clf)
   assert result["conditional_accuracy"] == pytest.approx(0.1, abs=0.07)
 

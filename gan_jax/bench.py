@@ -3,11 +3,12 @@
   python -m gan_jax.bench --config=experiments/nonsaturating.py [--steps=50] [--repeats=5] \
       [--config.train.batch_size=64]
 
-One step is what ``shared/reference/torch_dcgan_bench.py`` times: n_critic D updates then one G
-update (with the configs' defaults, dcgan28 and Adam(2e-4, β=(0.5, 0.999)) for
-non_saturating). Every timed repeat ends with ``block_until_ready`` on the state. ``compile_s``
-is the step's trace, lowering and XLA compile (ahead of time), ``first_step_s`` its first run.
-``g_params`` and ``d_params`` count the trainable parameters (BatchNorm statistics and
+One step is the game's ``train_step``; for ``game='gan'``, n_critic D updates then one G update,
+what the PyTorch reference ``../shared/reference/torch_dcgan_bench.py`` (beside the repository;
+``benchmarks/vs_torch.sh``) times (with the configs' defaults, dcgan28 and Adam(2e-4, β=(0.5,
+0.999)) for non_saturating). Every timed repeat ends with ``block_until_ready`` on the state.
+``compile_s`` is the step's trace, lowering and XLA compile (ahead of time), ``first_step_s`` its
+first run. ``g_params`` and ``d_params`` count the trainable parameters (BatchNorm statistics and
 spectral-norm vectors are state, not parameters).
 
 ``--seeds=K`` (K > 1) also times K seeds trained together: ``jax.vmap`` of the per-device step

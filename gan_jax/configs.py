@@ -28,7 +28,8 @@ def base_config() -> ml_collections.ConfigDict:
   # decay warms up from there: min(ema_decay, (1 + t)/(10 + t)), t = step - ema_start_step.
   c.ema_start_step = 0
   # BatchNorm statistics of the EMA generator: 'standing' (recomputed for the EMA weights when
-  # sampling) | 'ema' (EMA of G's running statistics) | 'live' (G's own; BUILD_NOTES.md).
+  # sampling) | 'ema' (EMA of G's running statistics) | 'live' (G's own); docs/results.md,
+  # "MNIST conditional GAN", compares them.
   c.ema_bn_stats = "standing"
   c.parallel = "pmap"  # How the per-device step is mapped over devices: 'pmap' | 'shard_map'.
 
@@ -70,7 +71,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.num_steps = 3000  # Train steps; each is n_critic D updates then one G update.
   c.train.n_critic = 1  # D updates per G update.
   # Run the n_critic D updates as one lax.scan: one D update to compile instead of n_critic, the
-  # same updates. On XLA:CPU the rolled loop runs ~5x slower (BUILD_NOTES.md, issue 14), so off.
+  # same updates. On XLA:CPU the rolled loop runs ~5x slower, so off (docs/design.md, "Options
+  # kept that do not pay").
   c.train.scan_critic = False
   c.train.log_every = 100  # Steps between metric fetches (the only host syncs of the loop).
   c.train.sample_every = 1000  # Steps between sample grids (PNG and TensorBoard).
@@ -257,8 +259,9 @@ def use_ring(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   c.model.update(name="mlp", z_dim=16, width=256, depth=3)
   c.train.update(batch_size=256, num_steps=5000, log_every=250, sample_every=2500,
                  checkpoint_every=2500)
-  # Tuned on this ring (BUILD_NOTES.md): 1e-3 decayed linearly to 0 reached all 8 modes where
-  # a constant 1e-4 left most of them empty at 5000 steps; an EMA of G only blurred the modes.
+  # Tuned on this ring (docs/results.md, "The 2-D ring"): 1e-3 decayed linearly to 0 reached all
+  # 8 modes where a constant 1e-4 left most of them empty at 5000 steps; an EMA of G only blurred
+  # the modes.
   c.optim.update(g_lr=1e-3, d_lr=1e-3, schedule="linear", b1=0.5, b2=0.9)
   c.ema_decay = 0.0
   return c
@@ -270,8 +273,9 @@ def use_cifar10(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   Data: TFDS 'cifar10' (prepared offline), or ``--config.data.path`` to a Keras-layout npz of
   32x32x3 images; random horizontal flips. Optimisation: batch 64, Adam(2e-4, β = (0.5, 0.999))
   for both players, 5 D updates per step, 100k steps, z ~ N(0, I) of size 128, no EMA.
-  StudioGAN's Adam has ε = 1e-6 (optax: 1e-8) and its D sees real and fake in separate calls
-  (here one call on both halves: the same only without BatchNorm in D).
+  StudioGAN's Adam has ε = 1e-6 (optax: 1e-8). Its D sees real and fake in separate calls; so
+  does a BatchNorm D here (``training.steps``), while other Ds see both halves in one call, which
+  is the same without BatchNorm.
   """
   c.data.update(name="cifar10", random_flip=True)
   c.model.z_dim = 128

@@ -1,8 +1,8 @@
 """Per-device train steps: ``d_update``, ``g_update`` and ``train_step`` (n_critic D, 1 G update).
 
 The functions are pure and written for one device inside a data-parallel map over the named axis
-``'batch'`` (see ``gan_jax.parallel``): gradients and metrics are averaged with ``lax.pmean``, and
-G's BatchNorm averages its statistics over the same axis. Random draws are made for the *global*
+``updates.AXIS`` (see ``training.parallel``): gradients and metrics are averaged with ``lax.pmean``,
+and G's BatchNorm averages its statistics over the same axis. Random draws are made for the *global*
 batch from keys shared by every device, and each device takes its slice, so a step on k devices
 equals the same global batch on one device.
 

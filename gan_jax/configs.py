@@ -34,7 +34,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.parallel = "pmap"  # How the per-device step is mapped over devices: 'pmap' | 'shard_map'.
 
   c.data = ml_collections.ConfigDict()
-  c.data.name = "mnist"  # mnist | digits | mog_ring | mog_grid | npz | any TFDS image dataset.
+  # mnist | digits | mog_ring | mog_grid | npz | any TFDS image dataset; translation games:
+  # mnist_sr | mnist_edges | digits2mnist.
+  c.data.name = "mnist"
   c.data.path = ""  # A Keras-layout .npz (x_train, y_train, x_test, y_test); overrides name.
   c.data.image_size = 28  # Size 'digits' is resized to.
   c.data.tfds_data_dir = ""  # TFDS data_dir for TFDS datasets ('' = TFDS default).
@@ -47,6 +49,12 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.grain_workers = 2  # grain worker processes that read, decode and flip (0: in-process).
   c.data.grain_worker_buffer_size = 2  # Batches each grain worker prepares ahead.
   c.data.grain_reference_examples = 10_000  # Training examples a grain run keeps in memory.
+  # Translation data (game='pix2pix' | 'cyclegan'; gan_jax.data.translation): user data whose A
+  # and B have equal lengths are paired row by row unless paired=False; without a test split,
+  # test_fraction of the examples are held out by np.random.default_rng(split_seed).
+  c.data.paired = True
+  c.data.test_fraction = 0.1
+  c.data.split_seed = 0
 
   c.model = ml_collections.ConfigDict()
   c.model.name = "dcgan28"  # mlp | dcgan28 | dcgan32 | dcgan_cifar | resnet32 | biggan32.

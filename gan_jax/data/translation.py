@@ -23,9 +23,10 @@ User data (``data.path``, which then overrides ``data.name``):
 
 Pairing of user data: A and B with the same number of training examples (and of test examples)
 are paired row by row (file-name order for folders) unless ``data.paired=False``; different
-lengths are always unpaired. Without a test split, ``data.test_fraction`` of the examples
+lengths are always unpaired. Without a test split, round(``data.test_fraction`` · N) examples
 (at least one) are held out by ``np.random.default_rng(data.split_seed)``: one permutation for
-both domains of paired data, one per domain otherwise.
+both domains of paired data, one per domain otherwise. The evaluation's baseline for user data is
+the input itself where A and B have one height and width, else its bicubic up-sampling.
 
 ``make_batch_fn`` gives batches as a pure function of (seed, step): paired data read one index set
 for both domains, unpaired data an independent epoch-wise permutation per domain (``sampler``).
@@ -225,7 +226,7 @@ def _assemble(name: str, train: tuple, test: tuple | None, data_config, where: s
                             int(data_config.get("split_seed", 0)), where)
   else:
     _check_test_shapes(train, test, where)
-  baseline = "input" if train[0].shape[1:] == train[1].shape[1:] else "bicubic"
+  baseline = "input" if train[0].shape[1:3] == train[1].shape[1:3] else "bicubic"
   return TranslationData(name, paired, train[0], train[1], test[0], test[1], {}, baseline)
 
 

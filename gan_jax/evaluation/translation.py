@@ -1,7 +1,8 @@
 """Metrics of image-to-image translation, each beside its untrained baseline.
 
 Pure host functions of ``translate`` callables (numpy (N, H, W, C) in [-1, 1] in, the same
-convention out) and a ``gan_jax.data.translation.TranslationData``:
+convention out; called on chunks of at most ``batch_size`` rows, the last one shorter) and a
+``gan_jax.data.translation.TranslationData``:
 
 - ``evaluate_paired`` (pix2pix's tasks), on n = min(num, test size) test pairs: L1 (mean
   |out - target| in [-1, 1] units), PSNR and SSIM against the target (images mapped to [0, 1] by
@@ -21,9 +22,9 @@ convention out) and a ``gan_jax.data.translation.TranslationData``:
 
 Baselines (``baseline_*`` keys): ``TranslationData.baseline``: 'bicubic' is up-sampling of the
 input to B's size with ``jax.image.resize(method='bicubic')`` (Keys' cubic, a = -0.5, half-pixel
-centres, as PIL's BICUBIC up-samples), clipped to [-1, 1]; 'input' is the input itself (resized the
-same way only where its size differs from B's). The unpaired task's baseline is the untranslated
-input.
+centres; PIL's BICUBIC up-sampling to 1e-5, tested), clipped to [-1, 1]; 'input' is the input
+itself (resized the same way only where its size differs from B's). The unpaired task's baseline
+is the untranslated input.
 
 PSNR = 10 log10(1 / MSE) per image on [0, 1] (capped at ``MAX_PSNR`` for identical images).
 SSIM (Wang et al. 2004) per image and channel with a Gaussian window of std 1.5 and 11x11 taps

@@ -68,7 +68,7 @@ MUTATIONS = (
              "real_out, fake_out = out[:local], out[local:]",
              "fake_out, real_out = out[:local], out[local:]",
              (SMOOTHING, R1, DIRECTION), "real and fake halves swapped in d_step"),
-    Mutation("ema_decay_swapped", "gan_jax/training/steps.py",
+    Mutation("ema_decay_swapped", "gan_jax/training/updates.py",
              "decay * e + (1.0 - decay) * p", "(1.0 - decay) * e + decay * p",
              (EMA,), "EMA decay swapped with 1 - decay"),
     Mutation("label_smoothing_on_fakes", "gan_jax/losses.py",
@@ -99,25 +99,25 @@ MUTATIONS = (
              "a_rows = a[rows]", "a_rows = a[:rows.stop - rows.start]",
              ("tests/test_metrics.py",), "every distance block reads the first rows of a"),
     Mutation("r1_on_fakes", "gan_jax/training/steps.py",
-             "r1 = losses.r1_penalty(critic, real_in)", "r1 = losses.r1_penalty(critic, fake_in)",
+             "critic(_diff_augment(key, cfg, x)[0]), real_in)",
+             "critic(_diff_augment(key, cfg, x)[0]), fake_in)",
              (R1, GP_LABELS), "R1 on the fakes"),
     Mutation("gp_with_fake_labels", "gan_jax/training/steps.py",
-             "state.d_batch_stats, x, y_real, update_stats=False)[0]",
-             "state.d_batch_stats, x, y_fake, update_stats=False)[0]",
+             "state.d_batch_stats, x, y_real,", "state.d_batch_stats, x, y_fake,",
              (GP_LABELS,), "GP and R1 critic sees the fakes' labels"),
-    Mutation("ema_not_skipped", "gan_jax/training/steps.py",
-             "new = _keep_if(finite, new, old).replace(",
-             "new = _keep_if(finite, new, old).replace(ema_g_params=new.ema_g_params, ",
+    Mutation("ema_not_skipped", "gan_jax/training/updates.py",
+             "new = keep_if(is_finite, new, old).replace(",
+             "new = keep_if(is_finite, new, old).replace(ema_g_params=new.ema_g_params, ",
              (EMA_SKIP,), "a skipped non-finite update still moves the EMA"),
     Mutation("sn_u_advanced_twice", "gan_jax/training/steps.py",
              "out, d_batch_stats = _discriminate(\n"
-             "        discriminator, d_params, state.d_batch_stats, both_x, both_y, "
+             "          discriminator, d_params, state.d_batch_stats, both_x, both_y, "
              "update_stats=True)",
              "_, twice = _discriminate(\n"
-             "        discriminator, d_params, state.d_batch_stats, both_x, both_y, "
+             "          discriminator, d_params, state.d_batch_stats, both_x, both_y, "
              "update_stats=True)\n"
-             "    out, d_batch_stats = _discriminate(\n"
-             "        discriminator, d_params, twice, both_x, both_y, update_stats=True)",
+             "      out, d_batch_stats = _discriminate(\n"
+             "          discriminator, d_params, twice, both_x, both_y, update_stats=True)",
              (SN_U,), "spectral-norm u advances twice per D step"),
     Mutation("projection_embedding_not_sn", "gan_jax/models/common.py",
              "  if spectral_norm:\n    # Normalise the embedding table",
@@ -177,12 +177,12 @@ MUTATIONS += (
              "out.update(metrics.precision_recall(f_fake, f_real))",
              (PR,), "evaluate reports precision as recall and recall as precision"),
     Mutation("ema_bn_stats_frozen", "gan_jax/training/steps.py",
-             "ema_g_batch_stats=ema(state.ema_g_batch_stats, generated.g_batch_stats))",
+             "ema_g_batch_stats=updates.ema(state.ema_g_batch_stats, generated.g_batch_stats, "
+             "decay))",
              "ema_g_batch_stats=state.ema_g_batch_stats)",
              (EMA_BN,), "the EMA of G's BatchNorm statistics never moves"),
     Mutation("d_schedule_counts_train_steps", "gan_jax/training/state.py",
-             "d=optax.adam(lr(c.d_lr, num_steps * n_critic)",
-             "d=optax.adam(lr(c.d_lr, num_steps)",
+             "num_updates=num_steps * n_critic))", "num_updates=num_steps))",
              (D_SCHEDULE,), "D's linear lr schedule counts train steps, not D updates"),
     Mutation("is_of_reference_logits", "gan_jax/evaluation/fid.py",
              "probs = special.softmax(np.asarray(gen.logits, np.float64), axis=1)",
@@ -223,7 +223,7 @@ MUTATIONS += (
              "r1 = losses.r1_penalty(lambda x: critic(_diff_augment(key, cfg, x)[0]), real_in)",
              "r1 = losses.r1_penalty(critic, real_in)",
              (R1_DIFFAUG, R1), "R1 on the un-augmented reals"),
-    Mutation("ema_warmup_ignored", "gan_jax/training/steps.py",
+    Mutation("ema_warmup_ignored", "gan_jax/training/updates.py",
              'after = decay if warmup == "none" else jnp.minimum',
              "after = jnp.minimum",
              (EMA_WARMUP, EMA_G_STEP), "ema_warmup='none' still warms up as TF's"),

@@ -1,4 +1,4 @@
-"""A/B of the patch path of gan_jax.models.layers on the whole train step, in one process.
+"""A/B of the patch path of gan_jax.ops.conv on the whole train step, in one process.
 
 Builds the train step twice, with the patch path (the default: wide strided convolutions as
 matrix products on im2col patches) and without it (those convolutions as XLA convolutions), and

@@ -5,7 +5,8 @@ and DiffAugment, × two seeds, 10 000-sample evaluation.
   python -m gan_jax.ablate --config=experiments/ablation_cgan_recipe.py --workdir=runs/recipe
 
 Every run is experiments/cgan.py (DCGAN-28, projection D, batch 64, EMA of G with warm-up) with
-the variant's fields changed; BUILD_NOTES.md holds the table and the choice it led to.
+the variant's fields changed; docs/results.md ("MNIST conditional GAN") holds the table and
+the choice it led to.
 """
 
 from gan_jax import configs

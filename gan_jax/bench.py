@@ -3,11 +3,12 @@
   python -m gan_jax.bench --config=experiments/nonsaturating.py [--steps=50] [--repeats=5] \
       [--config.train.batch_size=64]
 
-One step is what ``shared/reference/torch_dcgan_bench.py`` times: n_critic D updates then one G
-update (with the configs' defaults, dcgan28 and Adam(2e-4, β=(0.5, 0.999)) for
-non_saturating). Every timed repeat ends with ``block_until_ready`` on the state. ``compile_s``
-is the step's trace, lowering and XLA compile (ahead of time), ``first_step_s`` its first run.
-``g_params`` and ``d_params`` count the trainable parameters (BatchNorm statistics and
+One step is the game's ``train_step``; for ``game='gan'``, n_critic D updates then one G update,
+what the PyTorch reference ``../shared/reference/torch_dcgan_bench.py`` (beside the repository;
+``benchmarks/vs_torch.sh``) times (with the configs' defaults, dcgan28 and Adam(2e-4, β=(0.5,
+0.999)) for non_saturating). Every timed repeat ends with ``block_until_ready`` on the state.
+``compile_s`` is the step's trace, lowering and XLA compile (ahead of time), ``first_step_s`` its
+first run. ``g_params`` and ``d_params`` count the trainable parameters (BatchNorm statistics and
 spectral-norm vectors are state, not parameters).
 
 ``--seeds=K`` (K > 1) also times K seeds trained together: ``jax.vmap`` of the per-device step
@@ -77,17 +78,12 @@ def setup(config):
   """(DataParallel, Experiment, mapped train step, state, one fixed real batch, key)."""
   import jax
 
-  from gan_jax.data import sampler
   from gan_jax.training import experiment, parallel
 
   par = parallel.DataParallel(config.parallel)
   exp = experiment.build(config, num_devices=par.num_devices)
-  batch_fn = sampler.make_batch_fn(exp.dataset, batch_size=config.train.batch_size,
-                                n_critic=config.train.n_critic, seed=config.seed,
-                                with_labels=bool(exp.num_classes),
-                                random_flip=config.data.get("random_flip", False))
-  batch = par.put_batch(batch_fn(0))  # one fixed real batch, as in the reference
-  return (par, exp, par.map_step(exp.steps.train_step), par.put_state(exp.init_state()), batch,
+  batch = par.put_batch(exp.game.batch_fn()(0))  # one fixed real batch, as in the reference
+  return (par, exp, par.map_step(exp.game.train_step), par.put_state(exp.init_state()), batch,
           jax.random.key(config.seed))
 
 
@@ -96,22 +92,15 @@ def benchmark(config, *, steps: int, repeats: int, warmup: int, seeds: int = 1) 
   import jax
   import numpy as np
 
-  from gan_jax import models
-  from gan_jax.training import state as state_lib
 
   par, exp, step_fn, state, batch, key = setup(config)
-  shapes = jax.eval_shape(exp.init_state)
   step_fn, compile_s, first_step_s, state, metrics = _compile_and_warm(
       par, step_fn, state, batch, key, warmup)
 
   vmapped = None
   if seeds > 1:  # K independent states (seed, seed+1, ...) in one vmapped step.
-    v_step = par.map_step(jax.vmap(exp.steps.train_step, in_axes=(0, None, 0)))
-    states = [state_lib.create_state(
-        jax.random.key(config.seed + i), generator=exp.generator,
-        discriminator=exp.discriminator, optimizers=exp.optimizers,
-        z_dim=config.model.z_dim, example_shape=exp.dataset.example_shape,
-        num_classes=exp.num_classes) for i in range(seeds)]
+    v_step = par.map_step(jax.vmap(exp.game.train_step, in_axes=(0, None, 0)))
+    states = [exp.game.init_state(jax.random.key(config.seed + i)) for i in range(seeds)]
     v_state = par.put_state(jax.tree.map(lambda *xs: np.stack(xs), *jax.device_get(states)))
     v_keys = jax.random.split(key, seeds)
     v_step, v_compile_s, _, v_state, _ = _compile_and_warm(
@@ -136,8 +125,7 @@ def benchmark(config, *, steps: int, repeats: int, warmup: int, seeds: int = 1) 
       "parallel": config.parallel, "model": config.model.name, "objective": config.objective,
       "conv_impl": config.model.get("conv_impl", "fast"),
       "n_critic": config.train.n_critic, "batch": config.train.batch_size,
-      "g_params": models.count_params(shapes.g_params),
-      "d_params": models.count_params(shapes.d_params),
+      **exp.game.count_params(),
       "compile_s": round(compile_s, 3), "first_step_s": round(first_step_s, 3),
       "steps_per_s_median": round(median, 3),
       "steps_per_s_min": round(min(rates), 3), "steps_per_s_max": round(max(rates), 3),

@@ -40,22 +40,26 @@ def parse_flags(argv):
 
 
 def check_run_flags(argv, flag_values, *, config_example: str, workdir_example: str) -> None:
-  """The shared preamble of the CLIs that take --config and --workdir.
-
-  Refuses stray arguments and missing flags in one line, and quiets INFO logs (Orbax logs every
-  save) and Orbax's own reports unless --verbosity was given: a failed save reaches the user as
-  the trainer's one line (workdir.WriteError), and a preemption stop as its one line.
-  """
-  import logging as std_logging
-
-  from absl import logging
-
+  """The shared preamble of the CLIs that take --config and --workdir: refuses stray arguments
+  and missing flags in one line, and quiets library logs (``quiet_logs``)."""
   if len(argv) > 1:
     fail(f"unexpected arguments: {' '.join(argv[1:])}")
   if flag_values.config is None:
     fail(f"--config is required, e.g. --config={config_example}")
   if not flag_values.workdir:
     fail(f"--workdir is required, e.g. --workdir={workdir_example}")
+  quiet_logs(flag_values)
+
+
+def quiet_logs(flag_values) -> None:
+  """Unless --verbosity was given, drops library INFO logs (Orbax logs every save and restore,
+  JAX its backend probing) and Orbax's own reports: a tool prints what the user asked for, a
+  failed save reaches the user as the trainer's one line (workdir.WriteError), and a preemption
+  stop as its one line."""
+  import logging as std_logging
+
+  from absl import logging
+
   if not flag_values["verbosity"].present:
     logging.set_verbosity(logging.WARNING)
     std_logging.getLogger("absl").addFilter(_NotFromOrbax())
@@ -81,6 +85,7 @@ def load_run_from_flags(argv, flag_values, *, min_num: int, step: int | None = N
     fail("--workdir is required")
   if flag_values.num < min_num:
     fail(f"--num={flag_values.num} must be an integer >= {min_num}")
+  quiet_logs(flag_values)
   from gan_jax.training import experiment
 
   try:

@@ -17,24 +17,30 @@ def base_config() -> ml_collections.ConfigDict:
   """Defaults for every field a run reads. Experiments override a few of them."""
   c = ml_collections.ConfigDict()
   c.seed = 0  # Seeds parameters, noise (fold_in(key, step)) and the data order.
+  # The game the trainer plays (gan_jax.games): 'gan' (G(z, c) against D(x, c)) | 'pix2pix' |
+  # 'cyclegan'.
+  c.game = "gan"
   c.objective = "non_saturating"  # A gan_jax.losses name.
   c.conditional = False  # G(z, c) and D(x, c); needs a labelled dataset.
   c.gp_weight = 10.0  # λ of the WGAN-GP gradient penalty (used by objective='wgan_gp').
   c.ema_decay = 0.999  # EMA of G's params used for samples and evaluation; 0 turns it off.
   # Train step from which G's EMA averages (before it, the EMA copies G; BigGAN uses 1000).
   c.ema_start_step = 0
-  # The decay from ema_start_step on (steps.ema_decay_at): 'tf' (TensorFlow's
+  # The decay from ema_start_step on (training.updates.ema_decay_at): 'tf' (TensorFlow's
   # ExponentialMovingAverage warm-up min(ema_decay, (1 + t)/(10 + t)), t = step - ema_start_step;
   # not Karras et al.'s ema_rampup, which ramps the half-life with the images seen) | 'none'
   # (ema_decay at once: StudioGAN's and BigGAN-PyTorch's schedule, used by the CIFAR recipes).
   c.ema_warmup = "tf"
   # BatchNorm statistics of the EMA generator: 'standing' (recomputed for the EMA weights when
-  # sampling) | 'ema' (EMA of G's running statistics) | 'live' (G's own; BUILD_NOTES.md).
+  # sampling) | 'ema' (EMA of G's running statistics) | 'live' (G's own); docs/results.md,
+  # "MNIST conditional GAN", compares them.
   c.ema_bn_stats = "standing"
   c.parallel = "pmap"  # How the per-device step is mapped over devices: 'pmap' | 'shard_map'.
 
   c.data = ml_collections.ConfigDict()
-  c.data.name = "mnist"  # mnist | digits | mog_ring | mog_grid | npz | any TFDS image dataset.
+  # mnist | digits | mog_ring | mog_grid | npz | any TFDS image dataset; translation games:
+  # mnist_sr | mnist_edges | digits2mnist.
+  c.data.name = "mnist"
   c.data.path = ""  # A Keras-layout .npz (x_train, y_train, x_test, y_test); overrides name.
   c.data.image_size = 28  # Size 'digits' is resized to.
   c.data.tfds_data_dir = ""  # TFDS data_dir for TFDS datasets ('' = TFDS default).
@@ -47,6 +53,12 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.grain_workers = 2  # grain worker processes that read, decode and flip (0: in-process).
   c.data.grain_worker_buffer_size = 2  # Batches each grain worker prepares ahead.
   c.data.grain_reference_examples = 10_000  # Training examples a grain run keeps in memory.
+  # Translation data (game='pix2pix' | 'cyclegan'; gan_jax.data.translation): user data whose A
+  # and B have equal lengths are paired row by row unless paired=False; without a test split,
+  # test_fraction of the examples are held out by np.random.default_rng(split_seed).
+  c.data.paired = True
+  c.data.test_fraction = 0.1
+  c.data.split_seed = 0
 
   c.model = ml_collections.ConfigDict()
   c.model.name = "dcgan28"  # mlp | dcgan28 | dcgan32 | dcgan_cifar | resnet32 | biggan32.
@@ -71,7 +83,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.num_steps = 3000  # Train steps; each is n_critic D updates then one G update.
   c.train.n_critic = 1  # D updates per G update.
   # Run the n_critic D updates as one lax.scan: one D update to compile instead of n_critic, the
-  # same updates. On XLA:CPU the rolled loop runs ~5x slower (BUILD_NOTES.md, issue 14), so off.
+  # same updates. On XLA:CPU the rolled loop runs ~5x slower, so off (docs/design.md, "Options
+  # kept that do not pay").
   c.train.scan_critic = False
   c.train.log_every = 100  # Steps between metric fetches (the only host syncs of the loop).
   c.train.sample_every = 1000  # Steps between sample grids (PNG and TensorBoard).
@@ -139,12 +152,13 @@ SCHEDULE_FIELDS = (
 
 def validate(config, *, num_devices: int) -> None:
   """Raises ConfigError (one line naming the field and the valid choices) for a bad config."""
-  from gan_jax import losses, models
+  from gan_jax import games, losses, models
   from gan_jax.data import grain_loader
   from gan_jax.evaluation import sampling
   from gan_jax.ops import augment, conv
-  from gan_jax.training import state, steps
+  from gan_jax.training import state, updates
 
+  games.get(config.get("game", "gan"))
   if config.objective not in losses.NAMES:
     raise ConfigError(
         f"objective={config.objective!r} is unknown; valid: {', '.join(losses.NAMES)}")
@@ -162,9 +176,9 @@ def validate(config, *, num_devices: int) -> None:
   if config.model.get("conv_impl", "fast") not in conv.CONV_IMPLS:
     raise ConfigError(f"model.conv_impl={config.model.conv_impl!r} is unknown; "
                       f"valid: {', '.join(conv.CONV_IMPLS)}")
-  if config.get("ema_warmup", "tf") not in steps.EMA_WARMUPS:
+  if config.get("ema_warmup", "tf") not in updates.EMA_WARMUPS:
     raise ConfigError(f"ema_warmup={config.ema_warmup!r} is unknown; "
-                      f"valid: {', '.join(steps.EMA_WARMUPS)}")
+                      f"valid: {', '.join(updates.EMA_WARMUPS)}")
   if config.ema_bn_stats not in sampling.EMA_BN_STATS:
     raise ConfigError(f"ema_bn_stats={config.ema_bn_stats!r} is unknown; "
                       f"valid: {', '.join(sampling.EMA_BN_STATS)}")
@@ -276,8 +290,9 @@ def use_ring(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   c.model.update(name="mlp", z_dim=16, width=256, depth=3)
   c.train.update(batch_size=256, num_steps=5000, log_every=250, sample_every=2500,
                  checkpoint_every=2500)
-  # Tuned on this ring (BUILD_NOTES.md): 1e-3 decayed linearly to 0 reached all 8 modes where
-  # a constant 1e-4 left most of them empty at 5000 steps; an EMA of G only blurred the modes.
+  # Tuned on this ring (docs/results.md, "The 2-D ring"): 1e-3 decayed linearly to 0 reached all
+  # 8 modes where a constant 1e-4 left most of them empty at 5000 steps; an EMA of G only blurred
+  # the modes.
   c.optim.update(g_lr=1e-3, d_lr=1e-3, schedule="linear", b1=0.5, b2=0.9)
   c.ema_decay = 0.0
   return c
@@ -289,8 +304,9 @@ def use_cifar10(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   Data: TFDS 'cifar10' (prepared offline), or ``--config.data.path`` to a Keras-layout npz of
   32x32x3 images; random horizontal flips. Optimisation: batch 64, Adam(2e-4, β = (0.5, 0.999))
   for both players, 5 D updates per step, 100k steps, z ~ N(0, I) of size 128, no EMA.
-  StudioGAN's Adam has ε = 1e-6 (optax: 1e-8) and its D sees real and fake in separate calls
-  (here one call on both halves: the same only without BatchNorm in D).
+  StudioGAN's Adam has ε = 1e-6 (optax: 1e-8). Its D sees real and fake in separate calls; so
+  does a BatchNorm D here (``training.steps``), while other Ds see both halves in one call, which
+  is the same without BatchNorm.
   """
   c.data.update(name="cifar10", random_flip=True)
   c.model.z_dim = 128

@@ -37,11 +37,9 @@ def append_record(workdir: str, record: dict) -> None:
 
 def main(argv):
   exp, state, step = cli.load_run_from_flags(argv, FLAGS, min_num=2)
-  from gan_jax.evaluation import evaluator as evaluation
-
   kwargs = {"cache_dir": FLAGS.cache_dir} if exp.dataset.is_image else {}
   try:
-    result = evaluation.evaluate(exp, state, num=FLAGS.num, seed=FLAGS.seed,
+    result = exp.game.evaluate(state, num=FLAGS.num, seed=FLAGS.seed,
                                  features=FLAGS.features,
                                  inception_weights=FLAGS.inception_weights, **kwargs)
   except ConfigError as e:

@@ -25,9 +25,7 @@ flags.DEFINE_integer("step", None, "Checkpoint step to sample (default: the late
 
 def main(argv):
   exp, state, step = cli.load_run_from_flags(argv, FLAGS, min_num=1, step=FLAGS.step)
-  from gan_jax.evaluation import sampling
-
-  out = sampling.draw_samples(exp, state, FLAGS.num, FLAGS.seed)
+  out = exp.game.samples(state, num=FLAGS.num, seed=FLAGS.seed)
   workdir.write_atomic(FLAGS.out, lambda tmp: workdir.savez(tmp, **out))
   print(f"wrote {FLAGS.num} samples of step {step} to {FLAGS.out}")
 

@@ -12,9 +12,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The tests compile with LLVM at -O0 and XLA:CPU's older elemental emitters in place of its
 # fusion emitters: most tests are compile-bound (tiny models, a few steps, and an eager
 # init_state that compiles every parameter's initialiser on its own). -O0 cut their compile
-# time by about a third on this CPU, and the emitter flag a further ~20-40 % (BUILD_NOTES.md,
-# issue 12). The numbers differ from an optimised build's in the last bits, so every bitwise
-# check compares two runs of the tests' own build. Runs long enough for the step's speed to
+# time by about a third on this CPU, and the emitter flag a further ~20-40 % (docs/results.md,
+# "Test suite time"). The numbers differ from an optimised build's in the last bits, so every
+# bitwise check compares two runs of the tests' own build. Runs long enough for the step's speed to
 # matter pass ``optimized=True`` (the multi-device soaks); users' runs never see these flags.
 TEST_XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
 
@@ -64,7 +64,8 @@ def cached_classifier(dataset, cache_dir: str, train_steps: int):
   """``classifier.get_classifier(dataset, cache_dir, train_steps=...)``, with the training done
   in an ``optimized`` subprocess that loads the built-in dataset of the same name and fills
   ``cache_dir``; here the classifier is only loaded from that cache. Training is step-bound,
-  and the conv steps of TEST_XLA_FLAGS' build run about half as fast (BUILD_NOTES.md, issue 12)."""
+  and the conv steps of TEST_XLA_FLAGS' build run about half as fast (docs/results.md, "Test
+  suite time")."""
   from gan_jax.evaluation import classifier
 
   run_script(textwrap.dedent(f"""

@@ -1,7 +1,7 @@
 """Tests of the feature classifier on sklearn's digits: accuracy, caching and cache keys.
 
 Training is a short run (a few hundred steps on ~1.4k images); the full MNIST classifier is
-trained by hand (see the module docstring of gan_jax.classifier).
+trained by hand (see the module docstring of gan_jax.evaluation.classifier).
 """
 
 import dataclasses

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -65,6 +66,13 @@ class OracleGenerator:
     return self.table[labels, index]
 
 
+def _with_generator(exp, generator):
+  """``exp`` whose GAN game samples from ``generator``."""
+  game = copy.copy(exp.game)
+  game.generator = generator
+  return dataclasses.replace(exp, game=game)
+
+
 class CollapsedGenerator:
   """G(z, c) = one fixed image for every z and c."""
 
@@ -86,7 +94,7 @@ def test_precision_and_recall_of_a_generator_collapsed_onto_one_real_image(condi
   exp = dataclasses.replace(exp, config=config)
   num = 200
   one_real = evaluation._real_subset(exp.dataset.train_x, exp.dataset.train_y, num, 0)[0][0]
-  collapsed = dataclasses.replace(exp, generator=CollapsedGenerator(one_real))
+  collapsed = _with_generator(exp, CollapsedGenerator(one_real))
   result = evaluation.evaluate(collapsed, exp.init_state(), num=num, classifier=clf,
                                feature_fn=lambda x: np.asarray(x).reshape(len(x), -1))
   assert result["precision"] == 1.0
@@ -100,12 +108,12 @@ def test_image_metrics_of_an_oracle_conditional_generator(conditional_digits):
   config = exp.config.copy_and_resolve_references()
   config.ema_bn_stats = "live"  # the oracle has no BatchNorm statistics to recompute
   exp = dataclasses.replace(exp, config=config)
-  oracle = dataclasses.replace(exp, generator=OracleGenerator(exp.dataset))
+  oracle = _with_generator(exp, OracleGenerator(exp.dataset))
   result = evaluation.evaluate(oracle, exp.init_state(), num=200, classifier=clf)
   assert result["conditional_accuracy"] == pytest.approx(clf.test_accuracy, abs=0.08)
   assert clf.test_accuracy > 0.5
   assert result["fcd"] < 1.5 * result["fcd_floor"]
-  shuffled = dataclasses.replace(exp, generator=OracleGenerator(exp.dataset, shuffled=True))
+  shuffled = _with_generator(exp, OracleGenerator(exp.dataset, shuffled=True))
   result = evaluation.evaluate(shuffled, exp.init_state(), num=200, classifier=clf)
   assert result["conditional_accuracy"] == pytest.approx(0.1, abs=0.07)
 

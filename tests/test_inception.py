@@ -29,7 +29,7 @@ from tests import torch_pth
 from tests.helpers import REPO, run_module
 
 FIXTURE = os.path.join(REPO, "tests", "data", "inception_parity.npz")
-# Measured max relative difference (max|Δ| / max|ref|): 6.2e-7 (BUILD_NOTES.md, issue 13).
+# Measured max relative difference (max|Δ| / max|ref|): 6.2e-7 (docs/results.md, "Inception").
 PARITY_RTOL = 1e-4
 OFFLINE = {"GAN_JAX_INCEPTION_URL": "http://127.0.0.1:9/unreachable.pth",
            "GAN_JAX_INCEPTION_WEIGHTS": ""}

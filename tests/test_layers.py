@@ -151,7 +151,7 @@ def check_pmap_and_shard_map(num_devices: int):
   pm = lambda layer: jax.tree.map(lambda g: g[0], jax.pmap(
       step(layer), axis_name="d", in_axes=(None, 0))(params, x))
   mesh = Mesh(np.array(jax.devices()), ("d",))
-  # check_vma=False as in gan_jax.parallel: with it on, grad w.r.t. the replicated params would
+  # check_vma=False as in training.parallel: with it on, grad w.r.t. the replicated params would
   # already be summed over devices (the transpose of the implicit pvary) before the pmean.
   sm = lambda layer: jax.jit(jax.shard_map(
       lambda p, x: step(layer)(p, x[0]), mesh=mesh, in_specs=(PartitionSpec(), PartitionSpec("d")),

@@ -81,7 +81,7 @@ def test_batch_not_divisible_by_devices_is_a_config_error():
 def test_multi_device_soak_runs_to_the_end(tmp_path, mode):
   """1000 ring steps on 2 CPU devices, the host up to 500 steps ahead (log_every). Without the
   limit on steps in flight (parallel.CPU_MAX_STEPS_IN_FLIGHT) XLA:CPU deadlocked in a collective
-  and aborted such runs: 16 of 16 of them (BUILD_NOTES.md, "Multi-device abort")."""
+  and aborted such runs: 16 of 16 of them (docs/results.md, "Multi-device soak")."""
   proc = run_module(
       "gan_jax.main", "--config=experiments/mog.py", f"--workdir={tmp_path / 'run'}",
       f"--config.parallel={mode}", "--config.train.num_steps=1000",

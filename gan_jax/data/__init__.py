@@ -1,3 +1,4 @@
-"""Input data: ``datasets`` (the Dataset record and every loader), ``tfds_source`` (TFDS through
-``tfds.data_source``), ``sampler`` (batches as a pure function of (seed, step)) and ``prefetch``
-(the background thread that puts batches on the devices)."""
+"""Input data: ``dataset`` (the Dataset record), ``datasets`` (every loader), ``tfds_source``
+(TFDS through ``tfds.data_source``), ``grain_loader`` (the streamed pipeline, ``data.loader``),
+``sampler`` (batches as a pure function of (seed, step)) and ``prefetch`` (the background thread
+that puts batches on the devices)."""

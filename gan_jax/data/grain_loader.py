@@ -1,6 +1,6 @@
 """Training batches streamed through grain, for TFDS and array_record datasets too large to hold.
 
-``data.loader`` picks the input pipeline: 'memory' (``gan_jax.data``: the whole training split as
+``data.loader`` picks the input pipeline: 'memory' (``data.datasets``: the whole training split as
 float32 in host memory) or 'grain' (this module); 'auto' streams a TFDS split or array_record
 file(s) whose images take more than ``AUTO_GRAIN_BYTES`` as float32, and holds everything else
 (the embedded MNIST, digits, the 2-D mixtures, npz files, small TFDS and array_record sets).
@@ -11,7 +11,7 @@ The pipeline of process ``p`` of ``P`` (grain's ``MapDataset`` API):
   local * n_critic indices -> read (one source.__getitems__), decode, to [-1, 1], flip,
   (local, n_critic, ...) -> iterator (worker processes)
 
-``[lo, hi)`` is the process's equal, disjoint range of the split (``tfds_data.shard_range``), so
+``[lo, hi)`` is the process's equal, disjoint range of the split (``tfds_source.shard_range``), so
 the global batch is split per process as for in-memory datasets, then per device by the trainer.
 Shuffle and flips are seeded by ``(seed, p)``: batch ``s`` of a process is a pure function of the
 seed, the process and ``s``, whatever the number of workers. The flip mirrors an image left-right

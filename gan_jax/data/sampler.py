@@ -23,21 +23,24 @@ class BatchSampler:
   """Maps a global micro-step to example indices, drawing one permutation per epoch.
 
   Micro-step ``m`` reads ``perm_e[i*B:(i+1)*B]`` with ``e, i = divmod(m, n // B)``: every epoch
-  visits each example at most once and drops the remainder.
+  visits each example at most once and drops the remainder. ``stream`` (optional) draws the
+  permutations from ``default_rng([seed, stream, epoch])`` instead: an independent order over
+  the same seed (the two domains of unpaired translation data).
   """
 
-  def __init__(self, num_examples: int, batch_size: int, seed: int):
+  def __init__(self, num_examples: int, batch_size: int, seed: int, stream: int | None = None):
     if batch_size > num_examples:
       raise ConfigError(
           f"train.batch_size={batch_size} exceeds the dataset's {num_examples} examples")
     self.n, self.batch_size, self.seed = num_examples, batch_size, seed
+    self._key = (seed,) if stream is None else (seed, stream)
     self.steps_per_epoch = num_examples // batch_size
     self._epoch, self._perm = -1, None
 
   def indices(self, micro_step: int) -> np.ndarray:
     epoch, i = divmod(micro_step, self.steps_per_epoch)
     if epoch != self._epoch:
-      self._perm = np.random.default_rng([self.seed, epoch]).permutation(self.n)
+      self._perm = np.random.default_rng([*self._key, epoch]).permutation(self.n)
       self._epoch = epoch
     return self._perm[i * self.batch_size:(i + 1) * self.batch_size]
 

@@ -328,6 +328,16 @@ def get_classifier(dataset: Dataset, cache_dir: str | None = None, *,
   return clf
 
 
+def real_vs_real_indices(num_train: int, num_test: int, num: int, *,
+                         seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+  """The sorted train and test indices ``real_vs_real_floor`` compares: n = min(num, num_test,
+  num_train) of each, drawn without replacement from ``default_rng(seed)`` (train first)."""
+  n = min(num, num_test, num_train)
+  rng = np.random.default_rng(seed)
+  train_idx = np.sort(rng.choice(num_train, n, replace=False))
+  return train_idx, np.sort(rng.choice(num_test, n, replace=False))
+
+
 def real_vs_real_floor(dataset: Dataset, clf: FeatureClassifier | FeatureFn, num: int, *,
                        seed: int = 0) -> dict[str, float]:
   """fcd, precision and recall of ``num`` train images against ``num`` test images.
@@ -337,10 +347,10 @@ def real_vs_real_floor(dataset: Dataset, clf: FeatureClassifier | FeatureFn, num
   ``feature_fn(images) -> (N, F)``.
   """
   feature_fn = clf.features if isinstance(clf, FeatureClassifier) else clf
-  n = min(num, len(dataset.test_x), len(dataset.train_x))
-  rng = np.random.default_rng(seed)
-  train_x = dataset.train_x[np.sort(rng.choice(len(dataset.train_x), n, replace=False))]
-  test_x = dataset.test_x[np.sort(rng.choice(len(dataset.test_x), n, replace=False))]
+  train_idx, test_idx = real_vs_real_indices(len(dataset.train_x), len(dataset.test_x), num,
+                                             seed=seed)
+  n = len(train_idx)
+  train_x, test_x = dataset.train_x[train_idx], dataset.test_x[test_idx]
   train_f, test_f = feature_fn(train_x), feature_fn(test_x)
   pr = metrics.precision_recall(train_f, test_f)
   return {"fcd": metrics.frechet_distance(train_f, test_f), "precision": pr["precision"],

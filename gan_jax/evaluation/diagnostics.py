@@ -19,7 +19,7 @@ import numpy as np
 DEFAULT_WINDOW = 10
 # ‖∇_θ ℓ_G‖ / ‖θ_G‖ below which G's parameter gradient counts as vanished. Healthy runs log far
 # more: 2e-2 to 7e-2 over a 1000-step non-saturating cgan.py run, ~0.1 for experiments/tiny.py
-# (BUILD_NOTES.md, issue 11); minimax with D(G(z)) ≈ 1e-2 scales it by about that factor.
+# (docs/results.md, "The 2-D ring"); minimax with D(G(z)) ≈ 1e-2 scales it by about that factor.
 G_GRAD_RATIO_MAX = 1e-3
 # KL(p ‖ uniform) of a class or mode histogram p above which the generator counts as collapsed:
 # 0.5 nats = log(K / K_eff) with K_eff = K·e^-0.5 ≈ 0.61·K, i.e. p is as concentrated as a
@@ -84,7 +84,8 @@ def vanishing_gradient_flag(history, *, d_fake_max: float = 0.05, grad_ratio_max
     |∂ℓ_G/∂a| = σ(a) = D(G(z)) ≈ 0, while the non-saturating -log σ(a) keeps 1 - D(G(z)) ≈ 1
     there: G gets a D/(1-D) share of the signal the non-saturating loss would give. (‖∇_θ ℓ_G‖
     itself need not be small: a confident D is often steep in x. On the ring with a strong D the
-    minimax G's ‖∇_θ‖ stayed 30-100x below the non-saturating G's but ~0.1·‖θ‖; BUILD_NOTES.md.)
+    minimax G's ‖∇_θ‖ stayed 30-100x below the non-saturating G's but ~0.1·‖θ‖: docs/results.md,
+    "The 2-D ring".)
   - G's parameter gradient itself: median ‖∇_θ ℓ_G‖ / ‖θ_G‖ < ``g_grad_ratio_max``, where the
     history logs both norms, whatever the logits do.
   Only meaningful when d_fake is a probability (logit objectives, not WGAN scores); False when

@@ -3,7 +3,7 @@
   python -m gan_jax.evaluate --workdir=runs/cgan [--num=10000]
 
 Image datasets are measured in the feature space of a small classifier trained in-project on the
-dataset (``gan_jax.classifier``), so the Fréchet distance there is a Fréchet *Classifier*
+dataset (``evaluation.classifier``), so the Fréchet distance there is a Fréchet *Classifier*
 Distance, reported as ``fcd`` next to its real-vs-real floor (train split vs test split, same
 sample count). ``evaluate(..., feature_fn=f)`` takes any ``f(images) -> (N, F)`` instead, and
 ``evaluate(..., features='inception')`` gives the Inception metrics papers quote (evaluation.fid).

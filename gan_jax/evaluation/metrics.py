@@ -1,7 +1,7 @@
 """Sample-quality metrics: pure functions of feature arrays, labels or 2-D points (numpy, float64).
 
 Image metrics take features from any ``feature_fn(images) -> (N, F)``: on MNIST-like data the
-in-project classifier (``gan_jax.classifier``), making the Fréchet distance a Fréchet *Classifier*
+in-project classifier (``classifier``), making the Fréchet distance a Fréchet *Classifier*
 Distance (reported as ``fcd``); on a host with real Inception weights, Inception pool features.
 """
 

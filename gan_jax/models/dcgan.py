@@ -1,7 +1,8 @@
 """DCGAN generators and discriminators for 28x28xC and 32x32xC images.
 
-``DCGAN28`` is exactly the architecture of ``shared/reference/torch_dcgan_bench.py`` so that step
-timings compare with the PyTorch reference:
+``DCGAN28`` is exactly the architecture of ``../shared/reference/torch_dcgan_bench.py`` (beside
+the repository; ``benchmarks/vs_torch.sh``) so that step timings compare with the PyTorch
+reference:
   G: z(100) -> Dense 7*7*128 -> BN -> ReLU -> ConvT 64 (4x4, s2) -> BN -> ReLU -> ConvT C -> tanh
   D: Conv 64 (4x4, s2) -> LReLU 0.2 -> Conv 128 (4x4, s2) -> LReLU 0.2 -> Dense 1
 """

@@ -66,7 +66,8 @@ def _uses_patches(x_shape, k_shape, strides, patches: bool) -> bool:
   With ``patches`` (chosen per backend by ``resolve_impl``, before tracing: XLA:CPU), strided
   (s > 1) kernels with s | k and at least ``_MIN_PATCH_CHANNELS`` input channels: there the
   product, and Pᵀ·g for the kernel gradient from the same saved P, beat the convolutions
-  (BUILD_NOTES.md); with few channels the matrix is too thin to pay.
+  (docs/results.md, "Training speed against PyTorch"); with few channels the matrix is too thin
+  to pay.
   """
   return (patches and x_shape[-1] >= _MIN_PATCH_CHANNELS
           and all(s > 1 for s in strides)
@@ -305,7 +306,8 @@ def layer_classes(impl: str):
   'fast' and 'fast_conv' have flax.linen's parameters and, to float tolerance, its outputs and
   gradients; they route the transposed convolution's kernel gradient through a strided
   convolution ('fast' also runs the wide strided convolutions as matrix products on patches):
-  ~3x faster for the whole DCGAN step on XLA:CPU (BUILD_NOTES.md).
+  2.3-3.3x faster for the whole DCGAN step on XLA:CPU (docs/results.md, "Training speed
+  against PyTorch").
   """
   if impl not in RESOLVED_IMPLS:
     raise ValueError(f"conv implementation {impl!r} is unknown; valid: "

@@ -78,8 +78,6 @@ def train_run(spec: RunSpec, directory: str) -> dict:
   The trainer evaluates the final state itself (train.eval_at_end); a run that was already
   trained to the end (or has eval_at_end off) is evaluated here, from its last checkpoint.
   """
-  from gan_jax.evaluation import evaluator as evaluation
-  from gan_jax.evaluation import sampling
   from gan_jax.training import experiment
   from gan_jax.training import loop as train
 
@@ -101,12 +99,12 @@ def train_run(spec: RunSpec, directory: str) -> dict:
     exp, state, step = experiment.load_run(directory)
     scores = summary.get("eval")
     if scores is None:
-      scores = evaluation.evaluate(exp, state, num=config.train.eval_num)
+      scores = exp.game.evaluate(state, num=config.train.eval_num)
       workdir_lib.append_line(os.path.join(directory, "metrics.jsonl"),
                               json.dumps({"step": step, "eval": True, **scores}))
     result["eval"] = {k: float(v) for k, v in scores.items()
                       if isinstance(v, int | float) and k not in SKIPPED_EVAL_KEYS}
-    drawn = sampling.draw_samples(exp, state, 64 if exp.dataset.is_image else 1000, seed=0)
+    drawn = exp.game.samples(state, num=64 if exp.dataset.is_image else 1000, seed=0)
     np.savez(os.path.join(directory, SAMPLES_FILE),
              samples=drawn["images" if exp.dataset.is_image else "samples"])
   result["wall_s"] = time.perf_counter() - t0

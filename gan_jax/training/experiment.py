@@ -14,54 +14,45 @@ import jax
 import ml_collections
 import numpy as np
 
-from gan_jax import configs, models, rng
+from gan_jax import configs, games, rng
 from gan_jax.data import datasets as data
 from gan_jax.errors import ConfigError
-from gan_jax.training import state, steps
+from gan_jax.games import base as games_base
 
 CONFIG_FILE = "config.json"
 
 
 @dataclasses.dataclass
 class Experiment:
+  """A run's config, its data and the game it plays (``gan_jax.games``)."""
+
   config: ml_collections.ConfigDict
   dataset: data.Dataset
-  generator: object
-  discriminator: object
-  optimizers: state.Optimizers
-  steps: steps.Steps  # d_update, g_update, train_step bound to these players
-  num_classes: int  # 0 for unconditional runs
+  game: games_base.Game
 
-  def init_state(self) -> state.GANState:
-    return state.create_state(
-        rng.streams(self.config.seed).init, generator=self.generator,
-        discriminator=self.discriminator, optimizers=self.optimizers,
-        z_dim=self.config.model.z_dim, example_shape=self.dataset.example_shape,
-        num_classes=self.num_classes)
+  def init_state(self):
+    return self.game.init_state(rng.streams(self.config.seed).init)
 
-  def state_template(self) -> state.GANState:
+  def state_template(self):
     """A state of zeros with ``init_state``'s structure, shapes and dtypes, on the host: the
     target a checkpoint is restored into. From ``jax.eval_shape``, so nothing is initialised or
     compiled (an eager ``init_state`` of the MNIST cGAN compiles dozens of small ops: ~13 s)."""
     return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), jax.eval_shape(self.init_state))
 
+  # The GAN game's players, for the code written against them (sampling, evaluation, bench).
+  def __getattr__(self, name):
+    if name in ("generator", "discriminator", "optimizers", "steps", "num_classes"):
+      return getattr(self.game, name)
+    raise AttributeError(name)
+
 
 def build(config, *, num_devices: int, dataset: data.Dataset | None = None) -> Experiment:
   """Validates ``config`` and builds the run; raises ConfigError on bad input."""
   configs.validate(config, num_devices=num_devices)
+  game_cls = games.get(config.get("game", "gan"))
   dataset = dataset if dataset is not None else data.load_dataset(config.data)
   configs.validate_against_data(config, dataset)
-  num_classes = dataset.num_classes if config.conditional else 0
-  generator, discriminator = models.get(
-      config.model, example_shape=dataset.example_shape, num_classes=num_classes,
-      axis_name=steps.AXIS)
-  optimizers = state.make_optimizers(
-      config.optim, num_steps=config.train.num_steps, n_critic=config.train.n_critic)
-  step_cfg = steps.StepConfig.from_config(
-      config, num_devices=num_devices, num_classes=dataset.num_classes)
-  gan_steps = steps.bind(generator=generator, discriminator=discriminator,
-                         optimizers=optimizers, cfg=step_cfg)
-  return Experiment(config, dataset, generator, discriminator, optimizers, gan_steps, num_classes)
+  return Experiment(config, dataset, game_cls(config, dataset, num_devices=num_devices))
 
 
 def config_to_dict(config) -> dict:

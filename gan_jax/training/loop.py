@@ -19,10 +19,9 @@ import numpy as np
 from absl import logging
 
 from gan_jax import configs, rng
-from gan_jax.data import grain_loader, prefetch, sampler
+from gan_jax.data import grain_loader, prefetch
 from gan_jax.errors import ConfigError, NonFiniteError
-from gan_jax.evaluation import diagnostics, metrics, sampling
-from gan_jax.training import checkpointing, experiment, parallel, preemption, steps
+from gan_jax.training import checkpointing, experiment, parallel, preemption
 from gan_jax.training import workdir as workdir_lib
 from gan_jax.training.writers import RunWriter
 
@@ -44,41 +43,17 @@ def check_workdir_config(config, workdir: str) -> None:
         "workdir or pass --config.train.allow_config_change=True")
 
 
-def first_nonfinite(history: list[dict]) -> tuple[int, str] | None:
+def first_nonfinite(history: list[dict], game) -> tuple[int, str] | None:
   """(step, quantity) of the first non-finite metric in a window of per-step metrics."""
+  names = game.checked_metrics
   for m in history:
-    if m.get("d_nonfinite", 0) or m.get("g_nonfinite", 0) or not all(
-        math.isfinite(float(m[k])) for k in steps.metric_names() if k in m):
-      bad = [k for k in steps.metric_names() if k in m and not math.isfinite(float(m[k]))]
+    flagged = [k for k in game.nonfinite_metrics if m.get(k, 0)]
+    if flagged or not all(math.isfinite(float(m[k])) for k in names if k in m):
+      bad = [k for k in names if k in m and not math.isfinite(float(m[k]))]
       if not bad:
-        bad = ["d gradients" if m.get("d_nonfinite") else "g gradients"]
+        bad = [f"{flagged[0].split('_nonfinite')[0]} gradients"]
       return int(m["step"]), bad[0]
   return None
-
-
-def sample_picture(exp, generate_fn, state, seed: int) -> tuple[np.ndarray, float]:
-  """A picture of fixed-z samples (10 per class per row for conditional runs), and their
-  diversity: mean pairwise distance of the samples over that of as many real examples (a
-  collapsed generator scores near 0)."""
-  c = exp.config
-  if exp.dataset.is_image:
-    rows = exp.num_classes or 8
-    num = rows * (10 if exp.num_classes else 8)
-    z, labels = sampling.fixed_latents(seed, num, c.model.z_dim, exp.num_classes)
-    if labels is not None:  # row r holds class r
-      labels = np.repeat(np.arange(exp.num_classes), num // exp.num_classes)
-    imgs = sampling.generate(generate_fn, sampling.sampling_variables(exp, state), z, labels)
-    return sampling.image_grid(imgs, rows), _diversity_ratio(imgs, exp.dataset.train_x)
-  z, labels = sampling.fixed_latents(seed, 1000, c.model.z_dim, exp.num_classes)
-  pts = sampling.generate(generate_fn, sampling.sampling_variables(exp, state), z, labels)
-  picture = sampling.scatter_png(pts, exp.dataset.train_x[:1000])
-  return picture, _diversity_ratio(pts, exp.dataset.train_x)
-
-
-def _diversity_ratio(fake: np.ndarray, real: np.ndarray) -> float:
-  fake = fake.reshape(len(fake), -1)
-  real = real[:len(fake)].reshape(len(fake), -1)
-  return metrics.mean_pairwise_distance(fake) / max(metrics.mean_pairwise_distance(real), 1e-12)
 
 
 # Implicit host<->device transfers allowed around each train step; "disallow" (the tests) turns
@@ -87,19 +62,19 @@ STEP_TRANSFER_GUARD = "allow"
 
 
 # Per-step metrics that a logged window reports by their last value (running counters) or by
-# their sum (per-step event counts); every other metric is averaged over the window.
+# their sum (per-step event counts: the game's nonfinite_metrics); every other metric is
+# averaged over the window.
 LAST_IN_WINDOW = ("skipped_updates",)
-SUMMED_IN_WINDOW = ("d_nonfinite", "g_nonfinite")
 
 
-def _window_means(history: list[dict]) -> dict:
+def _window_means(history: list[dict], summed: tuple[str, ...]) -> dict:
   """One record for a window of per-step metrics: means, except counters and event counts."""
   out = {}
   for k in (k for k in history[-1] if k != "step"):
     values = [float(m[k]) for m in history]
     if k in LAST_IN_WINDOW:
       out[k] = values[-1]
-    elif k in SUMMED_IN_WINDOW:
+    elif k in summed:
       out[k] = float(np.sum(values))
     else:
       out[k] = float(np.mean(values))
@@ -163,11 +138,8 @@ def _host_batches(exp, ckpt, start_step: int, stack):
     if start_step:
       ckpt.restore_data_iterator(start_step, iterator)
     return grain_loader.batches_with_state(iterator, tc.num_steps - start_step)
-  batch_fn = sampler.make_batch_fn(
-      exp.dataset, batch_size=tc.batch_size, n_critic=tc.n_critic, seed=rng.streams(c.seed).data,
-      with_labels=bool(exp.num_classes),
-      process_index=jax.process_index(), process_count=jax.process_count(),
-      random_flip=c.data.get("random_flip", False))
+  batch_fn = exp.game.batch_fn(process_index=jax.process_index(),
+                               process_count=jax.process_count())
   return ((batch_fn(s), None) for s in range(start_step, tc.num_steps))
 
 
@@ -178,8 +150,8 @@ def _train_loop(exp, par, state, start_step, ckpt, writer, history: list[dict], 
   c = exp.config
   tc = c.train
   streams = rng.streams(c.seed)  # init was used by exp.init_state; the rest are used here
-  train_step = par.map_step(exp.steps.train_step)
-  generate_fn = sampling.make_generate_fn(exp.generator)
+  game = exp.game
+  train_step = par.map_step(game.train_step)
   batches = stack.enter_context(contextlib.closing(prefetch.prefetch(
       (par.put_batch(b), data_state) for b, data_state in _host_batches(exp, ckpt, start_step,
                                                                         stack))))
@@ -212,7 +184,7 @@ def _train_loop(exp, par, state, start_step, ckpt, writer, history: list[dict], 
     for i, m in enumerate(host):
       m["step"] = done - len(host) + i + 1
     elapsed = time.perf_counter() - t_window
-    bad = first_nonfinite(host) if not tc.skip_nonfinite else None
+    bad = first_nonfinite(host, game) if not tc.skip_nonfinite else None
     if bad is not None:
       ckpt.wait()
       raise NonFiniteError(
@@ -221,7 +193,8 @@ def _train_loop(exp, par, state, start_step, ckpt, writer, history: list[dict], 
           "learning rates or set train.skip_nonfinite=True", step=bad[0], quantity=bad[1])
     if tc.skip_nonfinite:
       for m in host:
-        skipped_in_a_row = skipped_in_a_row + 1 if m["d_nonfinite"] or m["g_nonfinite"] else 0
+        skipped = any(m[k] for k in game.nonfinite_metrics)
+        skipped_in_a_row = skipped_in_a_row + 1 if skipped else 0
         if skipped_in_a_row >= tc.max_consecutive_skips:
           ckpt.wait()
           raise NonFiniteError(
@@ -230,21 +203,20 @@ def _train_loop(exp, par, state, start_step, ckpt, writer, history: list[dict], 
               f"{'none' if last_good_ckpt is None else f'step {last_good_ckpt}'}); lower the "
               "learning rates or raise train.max_consecutive_skips", step=m["step"],
               quantity="skipped updates")
-    record = _window_means(host)
+    record = _window_means(host, game.nonfinite_metrics)
     record["steps_per_s"] = steps_in_window / max(elapsed, 1e-9)
-    record.update(_instability(host, history + [record], exp.steps.objective.output == "logit"))
+    record.update(game.window_diagnostics(host, history + [record]))
     window, steps_in_window = [], 0
     due_eval = bool(tc.eval_every) and done % tc.eval_every == 0 and done != tc.num_steps
     canonical = par.get_state(device_state) if (due_sample or due_ckpt or due_eval) else None
-    if due_sample:  # one metrics line per logged step: the diversity joins the record
-      picture, record["diversity_ratio"] = sample_picture(exp, generate_fn, canonical,
-                                                          streams.sample)
+    if due_sample:  # one metrics line per logged step: the picture's scalars join the record
+      picture, picture_scalars = game.picture(canonical, streams.sample)
+      record.update(picture_scalars)
       writer.picture(done, picture)
     writer.scalars(done, record)
     history.append({"step": done, **record})
-    print(f"step {done}/{tc.num_steps} d_loss={record['d_loss']:.4f} "
-          f"g_loss={record['g_loss']:.4f} D(x)={record['d_real']:.3f} "
-          f"D(G(z))={record['d_fake']:.3f} {record['steps_per_s']:.1f} steps/s", flush=True)
+    print(f"step {done}/{tc.num_steps} {game.progress(record)} "
+          f"{record['steps_per_s']:.1f} steps/s", flush=True)
     if due_eval:
       _evaluate(exp, canonical, done, writer)
     if due_ckpt:
@@ -260,9 +232,7 @@ def _train_loop(exp, par, state, start_step, ckpt, writer, history: list[dict], 
   final_state = par.get_state(device_state) if start_step < tc.num_steps else state
   summary = {"final_step": max(step + 1, start_step)}
   if start_step < tc.num_steps:  # a resumed, already finished run has nothing new to summarise
-    summary["diagnostics"] = diagnostics.summarize(
-        history, d_fake_is_probability=exp.steps.objective.output == "logit",
-        d_fake_key="d_fake_g")
+    summary["diagnostics"] = game.summarize(history)
     if tc.eval_at_end:
       summary["eval"] = _evaluate(exp, final_state, summary["final_step"], writer)
       summary["diagnostics"]["mode_collapse"] = summary["eval"].get("mode_collapse")
@@ -270,32 +240,11 @@ def _train_loop(exp, par, state, start_step, ckpt, writer, history: list[dict], 
   return {**summary, "history": history, "state": final_state}
 
 
-def _instability(per_step: list[dict], history: list[dict], d_fake_is_probability: bool) -> dict:
-  """The detrended variance of this logging window's per-step losses and its share in one cycle
-  (windows of at least diagnostics.CYCLE_MIN_STEPS steps), and the trailing-window
-  vanishing-gradient and oscillation flags."""
-  out = {}
-  for k in ("d_loss", "g_loss"):
-    values = [float(m[k]) for m in per_step]
-    out[f"{k}_window_var"] = diagnostics.oscillation(values, window=0)["variance"]
-    share = diagnostics.cycle_share(values)
-    if share is not None:
-      out[f"{k}_cycle_share"] = share
-  out["oscillating"] = int(diagnostics.oscillation_flag(history[:-1] + [{**history[-1], **out}],
-                                                        window=diagnostics.DEFAULT_WINDOW))
-  if d_fake_is_probability:
-    out["vanishing_gradient"] = int(diagnostics.vanishing_gradient_flag(
-        history, window=diagnostics.DEFAULT_WINDOW, d_fake_key="d_fake_g"))
-  return out
-
-
 def _evaluate(exp, state, step: int, writer) -> dict:
-  from gan_jax.evaluation import evaluator as evaluation
-
   tc = exp.config.train
-  result = evaluation.evaluate(exp, state, num=tc.eval_num,
-                               features=tc.get("eval_features", "classifier"),
-                               inception_weights=tc.get("inception_weights") or None)
+  result = exp.game.evaluate(state, num=tc.eval_num,
+                             features=tc.get("eval_features", "classifier"),
+                             inception_weights=tc.get("inception_weights") or None)
   writer.scalars(step, {"eval": True, **result}, prefix="eval/")
   print(f"eval step {step}: " + " ".join(
       f"{k}={v:.4g}" for k, v in result.items() if isinstance(v, float)), flush=True)

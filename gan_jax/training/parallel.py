@@ -18,7 +18,7 @@ at ``max_inflight_computations_per_device`` (32) queued programs also blocks a p
 semaphore. When the host dispatches 32 steps ahead, such a launch can hold the last free thread
 while another device's part of the oldest step waits for one: every device then waits for a
 collective partner that never runs, and XLA aborts after its 40 s rendezvous timeout
-(BUILD_NOTES.md, "Multi-device abort"). ``map_step`` therefore lets at most
+(docs/design.md, "Data parallelism"). ``map_step`` therefore lets at most
 ``CPU_MAX_STEPS_IN_FLIGHT`` steps run at once on multi-device CPU, by waiting for the metrics of
 the oldest before returning; elsewhere (one device, GPU, TPU) it does not wait.
 """

@@ -13,6 +13,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gan_jax.training import updates
+
 
 @flax.struct.dataclass
 class GANState:
@@ -36,20 +38,17 @@ class Optimizers(NamedTuple):
   d: optax.GradientTransformation
 
 
-LR_SCHEDULES = ("constant", "linear")
+LR_SCHEDULES = updates.LR_SCHEDULES
 
 
 def make_optimizers(optim_config, *, num_steps: int = 1, n_critic: int = 1) -> Optimizers:
-  """Adam(lr, β1, β2) for each player; ``schedule='linear'`` decays each lr linearly to 0."""
+  """Adam(lr, β1, β2) for each player; ``schedule='linear'`` decays each lr linearly to 0 over
+  that player's updates (num_steps for G, num_steps·n_critic for D)."""
   c = optim_config
-
-  def lr(base, updates):
-    if c.get("schedule", "constant") == "linear":
-      return optax.linear_schedule(base, 0.0, updates)
-    return base
-
-  return Optimizers(g=optax.adam(lr(c.g_lr, num_steps), b1=c.b1, b2=c.b2),
-                    d=optax.adam(lr(c.d_lr, num_steps * n_critic), b1=c.b1, b2=c.b2))
+  schedule = c.get("schedule", "constant")
+  return Optimizers(
+      g=updates.adam(c.g_lr, c.b1, c.b2, schedule=schedule, num_updates=num_steps),
+      d=updates.adam(c.d_lr, c.b1, c.b2, schedule=schedule, num_updates=num_steps * n_critic))
 
 
 def create_state(key, *, generator, discriminator, optimizers: Optimizers, z_dim: int,

@@ -1,8 +1,8 @@
 """Per-device train steps: ``d_update``, ``g_update`` and ``train_step`` (n_critic D, 1 G update).
 
 The functions are pure and written for one device inside a data-parallel map over the named axis
-``'batch'`` (see ``gan_jax.parallel``): gradients and metrics are averaged with ``lax.pmean``, and
-G's BatchNorm averages its statistics over the same axis. Random draws are made for the *global*
+``updates.AXIS`` (see ``training.parallel``): gradients and metrics are averaged with ``lax.pmean``,
+and G's BatchNorm averages its statistics over the same axis. Random draws are made for the *global*
 batch from keys shared by every device, and each device takes its slice, so a step on k devices
 equals the same global batch on one device.
 
@@ -27,9 +27,10 @@ from jax import lax
 
 from gan_jax import losses
 from gan_jax.ops import augment
+from gan_jax.training import updates
 from gan_jax.training.state import GANState, Optimizers
+from gan_jax.training.updates import AXIS, ema_decay_at  # noqa: F401 - the GAN game's names
 
-AXIS = "batch"
 # fold_in stream of the DiffAugment keys, apart from the steps' other draws.
 _DIFFAUG_STREAM = 0x0D1FF
 
@@ -83,41 +84,8 @@ def instance_noise_std(step, std: float, anneal_steps: int):
   return std * jnp.maximum(0.0, anneal_steps - step.astype(jnp.float32)) / anneal_steps
 
 
-EMA_WARMUPS = ("tf", "none")
-
-
-def ema_decay_at(step, decay: float, start_step: int = 0, warmup: str = "tf"):
-  """The EMA decay of the G update at train step ``step`` (0-based, G updates done before it).
-
-  Before ``start_step`` it is 0: the EMA copies G. From it on, with t = step - start_step:
-  - warmup='tf': min(decay, (1 + t) / (10 + t)) (TensorFlow's ExponentialMovingAverage
-    ``num_updates`` warm-up): 0.1 at the first averaged update, 0.5 at t = 8, 0.9 at t = 80, and
-    ``decay`` from t = (10·decay - 1) / (1 - decay) on (8990 for 0.999, 89 990 for 0.9999), so
-    the average soon forgets G's random initialisation.
-  - warmup='none': ``decay`` (StudioGAN's and BigGAN-PyTorch's Ema: 0 before start_iter, then
-    constant).
-  """
-  t = jnp.asarray(step, jnp.float32) - start_step
-  after = decay if warmup == "none" else jnp.minimum(decay, (1.0 + t) / (10.0 + t))
-  return jnp.where(t < 0, 0.0, after)
-
-
-def _local_slice(global_array, num_devices: int):
-  """This device's slice (along axis 0) of an array drawn for the global batch."""
-  if num_devices == 1:
-    return global_array
-  n = global_array.shape[0] // num_devices
-  return lax.dynamic_slice_in_dim(global_array, lax.axis_index(AXIS) * n, n)
-
-
-def _finite(loss, grad_norm) -> jax.Array:
-  """Whether an update is finite: its loss and ‖∇‖ = sqrt(Σ g²).
-
-  ‖∇‖ is inf or NaN whenever any gradient entry is (and when Σ g² overflows float32, above
-  ~1.8e19). One check on the norm the step logs anyway, rather than one per parameter leaf,
-  takes ~0.5 s off the DCGAN step's compile time on XLA:CPU (BUILD_NOTES.md).
-  """
-  return jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+_local_slice = updates.local_slice
+_finite = updates.finite
 
 
 def _logits_and_classes(out):
@@ -130,10 +98,6 @@ def _has_batch_norm(batch_stats) -> bool:
   power-iteration vectors live in the same collection)."""
   return any(getattr(k, "key", None) == "mean"
              for path, _ in jax.tree_util.tree_leaves_with_path(batch_stats) for k in path)
-
-
-def _keep_if(ok, new, old):
-  return jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
 
 
 class SharedForward(NamedTuple):
@@ -276,9 +240,8 @@ def d_update(state: GANState, batch: dict, key, *, generator, discriminator,
 
   (loss, (aux, d_batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
       state.d_params)
-  grads = lax.pmean(grads, AXIS)
-  updates, d_opt_state = optimizers.d.update(grads, state.d_opt_state, state.d_params)
-  d_params = optax.apply_updates(state.d_params, updates)
+  d_params, d_opt_state, grads = updates.apply_gradients(
+      state.d_params, state.d_opt_state, grads, optimizers.d)
   if cfg.weight_clip:
     d_params = jax.tree.map(lambda w: jnp.clip(w, -cfg.weight_clip, cfg.weight_clip), d_params)
   metrics = lax.pmean(dict(d_loss=loss, **aux), AXIS)
@@ -320,12 +283,9 @@ def g_update(state: GANState, local_batch: int, key, *, generator, discriminator
   (loss, (fake_out, g_ac)), fake_grads = jax.value_and_grad(loss_fn, has_aux=True)(
       generated.fake)
   (grads,) = generated.pullback(fake_grads)
-  grads = lax.pmean(grads, AXIS)
-  updates, g_opt_state = optimizers.g.update(grads, state.g_opt_state, state.g_params)
-  g_params = optax.apply_updates(state.g_params, updates)
+  g_params, g_opt_state, grads = updates.apply_gradients(
+      state.g_params, state.g_opt_state, grads, optimizers.g)
   decay = ema_decay_at(state.step, cfg.ema_decay, cfg.ema_start_step, cfg.ema_warmup)
-  ema = lambda avg, new: jax.tree.map(  # noqa: E731
-      lambda e, p: decay * e + (1.0 - decay) * p, avg, new)
   # Per-example |∂ℓ_G/∂a| at the fake outputs a: σ(a) for minimax, 1 - σ(a) for NS.
   logit_grad = jax.grad(lambda a: obj.g_loss(a) * a.shape[0])(fake_out)
   metrics = lax.pmean(dict(
@@ -335,18 +295,13 @@ def g_update(state: GANState, local_batch: int, key, *, generator, discriminator
   finite = _finite(loss, metrics["g_grad_norm"])
   new = state.replace(
       g_params=g_params, g_opt_state=g_opt_state, g_batch_stats=generated.g_batch_stats,
-      ema_g_params=ema(state.ema_g_params, g_params),
-      ema_g_batch_stats=ema(state.ema_g_batch_stats, generated.g_batch_stats))
+      ema_g_params=updates.ema(state.ema_g_params, g_params, decay),
+      ema_g_batch_stats=updates.ema(state.ema_g_batch_stats, generated.g_batch_stats, decay))
   return _finish(state, new, finite, metrics, "g", cfg)
 
 
 def _finish(old: GANState, new: GANState, finite, metrics, player: str, cfg: StepConfig):
-  finite = lax.pmin(finite.astype(jnp.int32), AXIS).astype(bool)
-  metrics[f"{player}_nonfinite"] = (~finite).astype(jnp.int32)
-  if cfg.skip_nonfinite:
-    new = _keep_if(finite, new, old).replace(
-        skipped_updates=old.skipped_updates + (~finite).astype(jnp.int32))
-  return new, metrics
+  return updates.guard(old, new, finite, metrics, player, cfg.skip_nonfinite)
 
 
 def train_step(state: GANState, batch: dict, train_key, *, generator, cfg: StepConfig,

@@ -1,0 +1,66 @@
+r"""The image-to-image tasks' untrained baselines and oracle/floor numbers on full test splits.
+
+  python benchmarks/translation_baselines.py [--num=0] [mnist_sr mnist_edges digits2mnist]
+
+Paired tasks (mnist_sr, mnist_edges): ``evaluate_paired`` with an oracle translate that returns
+the true test targets, so each ``baseline_*`` key is the untrained baseline (bicubic / the input)
+and each plain key the oracle's (fcd = fcd_floor exactly on the full split). Unpaired
+(digits2mnist): ``evaluate_unpaired`` with identity translators, so label preservation and fcd
+are the untranslated input's (the baseline) and the cycle errors 0. Prints one JSON line a task.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import ml_collections  # noqa: E402
+import numpy as np  # noqa: E402
+
+from gan_jax.data import translation as data_lib  # noqa: E402
+from gan_jax.evaluation import translation as evaluation  # noqa: E402
+
+
+def oracle(targets: np.ndarray):
+  """A translate that returns ``targets`` in order, chunk after chunk: the true targets of the
+  test pairs ``evaluate_paired`` translates (one pass)."""
+  position = [0]
+
+  def translate(x):
+    start = position[0]
+    position[0] += len(x)
+    return targets[start:start + len(x)]
+
+  return translate
+
+
+def run(name: str, num: int) -> dict:
+  data = data_lib.load(ml_collections.ConfigDict({"name": name, "path": ""}))
+  classifier = evaluation.target_classifier(data, log=lambda s: None)
+  t0 = time.perf_counter()
+  if data.paired:
+    targets = data.test_b[evaluation.evaluation_indices(data, num)[1]]
+    out = evaluation.evaluate_paired(oracle(targets), data, num=num, classifier=classifier)
+  else:
+    identity = lambda x: x
+    out = evaluation.evaluate_unpaired(identity, identity, data, num=num, classifier=classifier)
+  out["seconds"] = round(time.perf_counter() - t0, 1)
+  return {"task": name, **out}
+
+
+def main():
+  parser = argparse.ArgumentParser()
+  parser.add_argument("--num", type=int, default=0, help="test examples (0: the whole split)")
+  parser.add_argument("names", nargs="*", default=list(data_lib.NAMES))
+  args = parser.parse_args()
+  for name in args.names:
+    print(json.dumps(run(name, args.num)), flush=True)
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,25 @@
+"""The games the trainer plays (``config.game``): each names its players, how a batch flows
+through them and its losses (``games.base.Game``).
+
+- ``gan``: G(z, c) → x against D(x, c), every objective of ``gan_jax.losses`` (the default);
+"""
+
+from __future__ import annotations
+
+from gan_jax.errors import ConfigError
+
+
+def _registry() -> dict:
+  from gan_jax.games import gan
+
+  return {"gan": gan.GANGame}
+
+
+NAMES = ("gan",)
+
+
+def get(name: str):
+  """The Game class called ``name``; ConfigError naming the valid choices otherwise."""
+  if name not in NAMES:
+    raise ConfigError(f"game={name!r} is unknown; valid: {', '.join(NAMES)}")
+  return _registry()[name]

@@ -241,8 +241,9 @@ class DiracGenerator(nn.Module):
 
 
 def _dirac_gan_records(lr: float, num_steps: int = 400, log_every: int = 100) -> list[dict]:
-  """The trainer's records of a Dirac-GAN with the WGAN loss and SGD(lr): ψ and θ rotate about
-  the equilibrium (0, 0) for ever, and the losses ψθ cycle with a period of ≈ π/lr steps."""
+  """Records (as the GAN game logs them) of a Dirac-GAN trained by the GAN train step with the
+  WGAN loss and SGD(lr): ψ and θ rotate about the equilibrium (0, 0) for ever, and the losses ψθ
+  cycle with a period of ≈ π/lr steps."""
   import optax
 
   from gan_jax.training import parallel, state
@@ -260,9 +261,10 @@ def _dirac_gan_records(lr: float, num_steps: int = 400, log_every: int = 100) ->
     window.append(m)
     if (i + 1) % log_every == 0:
       host = par.fetch(window)
-      record = train._window_means(host)
-      record.update(train._instability(host, history + [record], False))
+      record = {f"{k}_cycle_share": diagnostics.cycle_share([float(m[k]) for m in host])
+                for k in ("d_loss", "g_loss")}
       history.append({"step": i + 1, **record})
+      history[-1]["oscillating"] = int(diagnostics.oscillation_flag(history))
       window = []
   return history
 

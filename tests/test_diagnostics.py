@@ -1,6 +1,7 @@
 """Tests of the instability diagnostics: on synthetic histories, on constructed generators and
 as the trainer logs them."""
 
+import copy
 import dataclasses
 import json
 import os
@@ -139,7 +140,9 @@ def test_mode_collapse_flag_of_constructed_ring_generators(collapsed):
   ds = exp.dataset
   oracle = _RingOracle(tuple(map(tuple, ds.mode_centers.tolist())), ds.mode_std, collapsed)
   s = exp.init_state().replace(g_params={}, ema_g_params={})
-  exp = dataclasses.replace(exp, generator=oracle)
+  game = copy.copy(exp.game)  # the GAN game samples from the oracle
+  game.generator = oracle
+  exp = dataclasses.replace(exp, game=game)
   result = evaluation.evaluate(exp, s, num=2000)
   assert result["high_quality_fraction"] > 0.95
   assert result["mode_collapse"] is collapsed

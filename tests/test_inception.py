@@ -23,7 +23,7 @@ import pytest
 from gan_jax import configs
 from gan_jax.data import datasets as data
 from gan_jax.errors import ConfigError
-from gan_jax.evaluation import fid, inception
+from gan_jax.evaluation import fid, inception, torch_reader
 from gan_jax.training import experiment
 from tests import torch_pth
 from tests.helpers import REPO, run_module
@@ -111,7 +111,7 @@ def test_malformed_files_are_one_line_config_errors(tmp_path):
                             data_pkl=torch_pth.state_dict_pickle({"w": np.zeros(8, np.float32)}))
   garbage = tmp_path / "garbage.pth"
   garbage.write_bytes(b"not a checkpoint at all")
-  for path, needle in ((short, "fewer than its 8 elements"),
+  for path, needle in ((short, "holds 16 bytes, not the 8 elements of float32"),
                        (str(garbage), "not a torch checkpoint")):
     with pytest.raises(ConfigError, match=needle) as err:
       inception.read_state_dict(path)
@@ -123,10 +123,11 @@ def test_malformed_files_are_one_line_config_errors(tmp_path):
                          ids=["past_end", "broadcast", "float_size", "negative_stride"])
 def test_a_view_outside_its_storage_is_refused(offset, shape, stride):
   """A hostile offset/size/stride must not make as_strided read (or allocate) beyond it."""
-  storage = inception._Storage(np.float32, 4)
-  storage.array = np.arange(4, dtype=np.float32)
+  storage = torch_reader._Storage("0", "float32", 4)
+  arrays = {"0": np.arange(4, dtype=np.float32)}
   with pytest.raises(ConfigError, match="tensor w (reaches past|has a malformed view)"):
-    inception._materialise(inception._TensorRef(storage, offset, shape, stride), "f.pth", "w")
+    torch_reader.materialise(torch_reader._Tensor(storage, offset, shape, stride), arrays,
+                             "f.pth", "w")
 
 
 def test_a_state_dict_of_another_network_is_refused():

@@ -80,6 +80,11 @@ def base_config() -> ml_collections.ConfigDict:
   # the FID Inception weights: train.inception_weights, else evaluation.inception's lookup).
   c.train.eval_features = "classifier"
   c.train.inception_weights = ""
+  # Their input protocol (pytorch_fid | tf_legacy | clean), 8-bit quantisation (default: the
+  # protocol's own | on | off) and reference split (train | test): evaluation.inception_net.
+  c.train.inception_protocol = "pytorch_fid"
+  c.train.inception_quantize = "default"
+  c.train.inception_reference_split = "train"
   c.train.skip_nonfinite = False  # Skip (and count) non-finite updates instead of stopping.
   # With skip_nonfinite: stop (one line, exit 1) once this many train steps in a row have each
   # skipped a non-finite update.
@@ -118,7 +123,8 @@ SCHEDULE_FIELDS = (
     "train.num_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
     "train.keep_checkpoints", "train.eval_every", "train.eval_num", "train.allow_config_change",
     "train.skip_nonfinite", "train.max_consecutive_skips", "train.eval_at_end",
-    "train.eval_features", "train.inception_weights")
+    "train.eval_features", "train.inception_weights", "train.inception_protocol",
+    "train.inception_quantize", "train.inception_reference_split")
 
 
 def validate(config, *, num_devices: int) -> None:
@@ -156,6 +162,12 @@ def validate(config, *, num_devices: int) -> None:
   if eval_features not in EVAL_FEATURES:
     raise ConfigError(f"train.eval_features={eval_features!r} is unknown; "
                       f"valid: {', '.join(EVAL_FEATURES)}")
+  for field, valid in (("inception_protocol", ("pytorch_fid", "tf_legacy", "clean")),
+                       ("inception_quantize", ("default", "on", "off")),
+                       ("inception_reference_split", ("train", "test"))):
+    value = config.train.get(field, valid[0])
+    if value not in valid:
+      raise ConfigError(f"train.{field}={value!r} is unknown; valid: {', '.join(valid)}")
   if config.parallel not in PARALLEL_MODES:
     raise ConfigError(
         f"parallel={config.parallel!r} is unknown; valid: {', '.join(PARALLEL_MODES)}")

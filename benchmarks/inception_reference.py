@@ -128,8 +128,12 @@ def cmd_bench(args):
       t = time.perf_counter()
       model(x)
       times.append(time.perf_counter() - t)
+  import resource
+
   print(json.dumps({"impl": "pytorch-fid", "torch": torch.__version__, "batch": args.batch,
                     "size": args.size, "threads": torch.get_num_threads(),
+                    "peak_rss_gb": round(
+                        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
                     "batch_s": [round(t, 2) for t in times],
                     "images_per_s": round(args.batch / float(np.median(times)), 2)}))
 

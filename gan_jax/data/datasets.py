@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from gan_jax.data import tfds_source
+from gan_jax.data import idx, tfds_source
 from gan_jax.data.dataset import BUILTIN_DATASETS, Dataset, to_unit_range  # noqa: F401
 from gan_jax.errors import ConfigError
 
@@ -136,6 +136,11 @@ def load_dataset(data_config) -> Dataset:
   path = data_config.get("path", "") or ""
   if grain_loader.is_array_record(path):
     return grain_loader.load_array_record(data_config)
+  # apt-get install dataset-fashion-mnist; a TFDS data_dir or the grain loader asks for TFDS.
+  if (name == "fashion_mnist" and not path and not data_config.get("tfds_data_dir")
+      and data_config.get("loader", "auto") != "grain"
+      and idx.has_idx_dir(idx.DEBIAN_FASHION_MNIST)):
+    return idx.load_idx_dir(idx.DEBIAN_FASHION_MNIST, name)
   if not path and name not in grain_loader.MEMORY_ONLY and (
       grain_loader.resolve_loader(data_config) == "grain"):
     return grain_loader.load_tfds_reference(data_config)

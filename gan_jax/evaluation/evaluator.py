@@ -110,19 +110,28 @@ FEATURES = ("classifier", "inception")
 
 
 def evaluate(exp, state, *, num: int, seed: int = 0, features: str = "classifier",
-             inception_weights: str | None = None, **kwargs) -> dict:
+             inception_weights: str | None = None, inception_protocol: str | None = None,
+             inception_quantize: str | None = None, reference_split: str | None = None,
+             **kwargs) -> dict:
   """All metrics that apply to the run's dataset, as a flat dict of floats (and lists).
 
   ``features='inception'`` measures images in the FID Inception's pool3 space instead
-  (``fid.evaluate_run``: fid, kid, is, precision/recall, density/coverage).
+  (``fid.evaluate_run``: fid, kid, is, precision/recall, density/coverage); its protocol,
+  quantisation and reference split default to the run's train.inception_* fields.
   """
   if features not in FEATURES:
     raise ConfigError(f"features={features!r} is unknown; valid: {', '.join(FEATURES)}")
   if features == "inception":
-    from gan_jax.evaluation import fid
+    from gan_jax.evaluation import fid, inception_net
 
-    out = fid.evaluate_run(exp, state, num=num, seed=seed, weights_path=inception_weights,
-                           cache_dir=kwargs.get("cache_dir"))
+    tc = exp.config.train
+    protocol = inception_net.Protocol.parse(
+        inception_protocol or tc.get("inception_protocol", "pytorch_fid"),
+        inception_quantize or tc.get("inception_quantize", "default"))
+    out = fid.evaluate_run(
+        exp, state, num=num, seed=seed, weights_path=inception_weights,
+        cache_dir=kwargs.get("cache_dir"), protocol=protocol,
+        reference_split=reference_split or tc.get("inception_reference_split", "train"))
   elif exp.dataset.is_image:
     out = evaluate_images(exp, state, num=num, seed=seed, **kwargs)
   else:

@@ -5,9 +5,10 @@ dataset's examples; discriminators as ``D(x, labels=None, train=...)`` and retur
 per example, shape (N,), or with ``conditioning='ac'`` the pair (that output, class logits (N, K))
 of AC-GAN's auxiliary classifier. ``labels`` is used only by conditional models.
 
-``dcgan_cifar``, ``resnet32`` and ``biggan32`` are PyTorch-StudioGAN's CIFAR-10 architectures
-(same layers, biases and parameter counts); they also honour ``model.g_spectral_norm`` and
-``model.d_norm``, and a conditional G uses conditional BatchNorm.
+``infogan28`` is compare_gan's InfoGAN-style MNIST architecture (Lucic et al. 2018; its D takes
+``model.d_norm``). ``dcgan_cifar``, ``resnet32`` and ``biggan32`` are PyTorch-StudioGAN's
+CIFAR-10 architectures (same layers, biases and parameter counts); they also honour
+``model.g_spectral_norm`` and ``model.d_norm``, and a conditional G uses conditional BatchNorm.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import math
 import jax
 
 from gan_jax.errors import ConfigError
-from gan_jax.models import biggan32, common, dcgan, dcgan_cifar, mlp, resnet32
+from gan_jax.models import biggan32, common, dcgan, dcgan_cifar, infogan, mlp, resnet32
 from gan_jax.ops import conv
 
 _REGISTRY = {
@@ -27,6 +28,7 @@ _REGISTRY = {
     "dcgan_cifar": (dcgan_cifar.DCGANCifarGenerator, dcgan_cifar.DCGANCifarDiscriminator),
     "resnet32": (resnet32.ResNet32Generator, resnet32.ResNet32Discriminator),
     "biggan32": (biggan32.BigGAN32Generator, biggan32.BigGAN32Discriminator),
+    "infogan28": (infogan.InfoGAN28Generator, infogan.InfoGAN28Discriminator),
 }
 NAMES = tuple(_REGISTRY)
 # D's conditioning ('none': D ignores the labels while a conditional G still uses them; 'ac':
@@ -37,7 +39,7 @@ STUDIOGAN_MODELS = ("dcgan_cifar", "resnet32", "biggan32")
 # 'auto' is StudioGAN's rule: BatchNorm in D unless D is spectrally normalised.
 D_NORMS = ("auto",) + common.D_NORMS
 # The example shape each convolutional model produces; mlp adapts to any shape.
-IMAGE_SHAPES = {"dcgan28": (28, 28), "dcgan32": (32, 32),
+IMAGE_SHAPES = {"dcgan28": (28, 28), "dcgan32": (32, 32), "infogan28": (28, 28),
                 **{name: (32, 32) for name in STUDIOGAN_MODELS}}
 
 
@@ -87,6 +89,11 @@ def _studiogan_options(model_config, name: str, spectral_norm: bool, axis_name):
   d_norm = model_config.get("d_norm", "auto")
   if d_norm not in D_NORMS:
     raise ConfigError(f"model.d_norm={d_norm!r} is unknown; valid: {', '.join(D_NORMS)}")
+  if name == "infogan28":  # compare_gan's D normalisation option; G has no SN option
+    if g_sn:
+      raise ConfigError("model.g_spectral_norm does not apply to model.name='infogan28'")
+    return {}, dict(norm="none" if d_norm == "auto" and spectral_norm else
+                    ("batch" if d_norm == "auto" else d_norm), axis_name=axis_name)
   if name not in STUDIOGAN_MODELS:
     if g_sn or d_norm != "auto":
       raise ConfigError(f"model.g_spectral_norm and model.d_norm apply to model.name in "

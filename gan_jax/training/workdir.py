@@ -28,6 +28,7 @@ import json
 import os
 import socket
 import sys
+import tempfile
 import threading
 import time
 
@@ -78,10 +79,20 @@ def append_line(path: str, line: str) -> None:
 
 
 def write_atomic(path: str, write) -> None:
-  """``write(tmp_path)`` then renames tmp_path to ``path``; on failure removes tmp_path."""
+  """``write(tmp_path)`` then renames tmp_path to ``path``; on failure removes tmp_path.
+
+  tmp_path is unique (mkstemp beside ``path``), so concurrent writers of one path never share
+  it: the last rename wins and each file is whole.
+  """
   base, ext = os.path.splitext(path)
-  tmp = f"{base}.tmp{ext}"  # the extension kept: PIL picks the format from it
+  # The extension kept: PIL picks the format from it.
+  fd, tmp = tempfile.mkstemp(prefix=os.path.basename(base) + ".", suffix=".tmp" + ext,
+                             dir=os.path.dirname(os.path.abspath(path)))
+  os.close(fd)
+  umask = os.umask(0)
+  os.umask(umask)
   try:
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 → what open() would have given
     write(tmp)
     os.replace(tmp, path)
   except BaseException:

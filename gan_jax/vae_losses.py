@@ -20,8 +20,10 @@ x_p = Dec(z_p), z_p ~ N(0, I), and the GAN objective's per-example terms of ``ga
   decoder:       γ·L_llike + E ℓ_g(D(x̃)) + E ℓ_g(D(x_p))
   discriminator: E ℓ_r(D(x)) + E ℓ_f(D(x̃)) + E ℓ_f(D(x_p))
 
-With objective='minimax' these are Algorithm 1's -L_GAN for D and γ·L_llike - L_GAN for the
-decoder; 'non_saturating' (the default) swaps the decoder's log(1 - D) for -log D, as for GANs.
+With objective='minimax' and L_GAN = -[log D(x) + log(1 - D(x̃)) + log(1 - D(x_p))] (D's
+cross-entropy: the sign under which Algorithm 1's updates are a GAN's, D descending L_GAN and the
+decoder γ·L_llike - L_GAN) these are Algorithm 1's losses; 'non_saturating' (the default) swaps
+the decoder's log(1 - D) for -log D, as for GANs.
 Each player is updated with the gradient of its own loss only (D's features in L_llike are
 held fixed for D; the decoder's GAN terms do not reach the encoder).
 """

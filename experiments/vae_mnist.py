@@ -15,7 +15,7 @@ def get_config():
   c.game = "vae"
   c.data.name = "mnist"
   c.model.name = "dcgan28"
-  c.model.z_dim = 32  # A VAE's KL prunes unused latents; 32 is ample for MNIST.
+  c.model.z_dim = 100  # G's: the decoder is the GAN's generator, parameter for parameter.
   c.vae.likelihood = "bernoulli"
   c.vae.beta = 1.0
   # Adam(1e-3, β1 = 0.9): the usual VAE rates; the ELBO has no adversary to keep β1 low for.

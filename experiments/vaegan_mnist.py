@@ -14,7 +14,7 @@ def get_config():
   c.objective = "non_saturating"  # D: Algorithm 1's -L_GAN; decoder: -log D in place of log(1-D).
   c.data.name = "mnist"
   c.model.name = "dcgan28"
-  c.model.z_dim = 32
+  c.model.z_dim = 100  # G's: the decoder is the GAN's generator, parameter for parameter.
   c.vae.gamma = 1.0  # decoder: γ·L_llike + the GAN terms
   c.vae.feature_layer = 1  # D's Conv_1 activations (7x7x128)
   c.optim.update(g_lr=2e-4, d_lr=2e-4, b1=0.5, b2=0.999)  # the GAN's Adam

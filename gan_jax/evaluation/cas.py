@@ -69,20 +69,28 @@ def _train_fns(num_classes: int, train_steps: int):
   return model, fit, predict
 
 
-def classification_accuracy_score(images, labels, dataset: Dataset, *,
-                                  train_steps: int = CAS_TRAIN_STEPS, seed: int = 0) -> float:
-  """Test accuracy on ``dataset``'s real test split of the pixel MLP trained only on the
-  labelled samples ``(images, labels)`` (batches from ``np.random.default_rng(seed)``)."""
-  x = jnp.asarray(images, jnp.float32)
-  y = jnp.asarray(labels, jnp.int32)
-  model, fit, predict = _train_fns(dataset.num_classes, train_steps)
+def fit_predict(train_x, train_y, test_x, *, num_classes: int,
+                train_steps: int = CAS_TRAIN_STEPS, seed: int = 0) -> np.ndarray:
+  """Predicted classes of ``test_x`` by the pixel MLP trained on (train_x, train_y), batches
+  drawn from ``np.random.default_rng(seed)``."""
+  x = jnp.asarray(train_x, jnp.float32)
+  y = jnp.asarray(train_y, jnp.int32)
+  model, fit, predict = _train_fns(num_classes, train_steps)
   rng = np.random.default_rng(seed)
   batch = min(CAS_BATCH, len(x))
   batches = np.stack([rng.choice(len(x), batch, replace=False) for _ in range(train_steps)])
   params = model.init(jax.random.key(seed), x[:1])["params"]
   params = fit(params, x, y, jnp.asarray(batches))
-  pred = np.concatenate([np.asarray(predict(params, dataset.test_x[i:i + 2000]))
-                         for i in range(0, len(dataset.test_x), 2000)])
+  return np.concatenate([np.asarray(predict(params, test_x[i:i + 2000]))
+                         for i in range(0, len(test_x), 2000)])
+
+
+def classification_accuracy_score(images, labels, dataset: Dataset, *,
+                                  train_steps: int = CAS_TRAIN_STEPS, seed: int = 0) -> float:
+  """Test accuracy on ``dataset``'s real test split of the pixel MLP trained only on the
+  labelled samples ``(images, labels)``."""
+  pred = fit_predict(images, labels, dataset.test_x, num_classes=dataset.num_classes,
+                     train_steps=train_steps, seed=seed)
   return float(np.mean(pred == np.asarray(dataset.test_y)))
 
 

@@ -48,8 +48,12 @@ def collect(workdir: str, *, num: int, ppl_num: int) -> dict[str, list[dict]]:
 
 
 def main(argv):
+  from absl import logging
+
   from gan_jax.evaluation import gan_vs_vae
 
+  if not FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)  # Orbax logs every restore
   if len(argv) > 1:
     cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
   if not FLAGS.workdir:

@@ -11,7 +11,7 @@ For each rare class r and seed s:
      data (in WORKDIR/gan/rare{r}_seed{s}, resumable), then ``augmented``: the classifier trained
      on the imbalanced data plus the GAN's samples of class r, as many as bring class r to the
      mean count of the other classes;
-  4. ``ceiling``: the classifier trained on the untouched data (seed s).
+  4. ``ceiling``: the classifier trained on the untouched data (seed s; once per seed).
 Each (r, s) is written to WORKDIR/records/rare{r}_seed{s}.json when done (a rerun skips it);
 WORKDIR/augment.md and augment.json then hold the table: rare-class and overall accuracy of the
 three settings, mean ± std over seeds, per rare class.
@@ -140,16 +140,36 @@ def run_one(dataset, *, rare: int, seed: int, workdir: str, keep_fraction: float
       "imbalanced": (x_cut, y_cut),
       "augmented": (np.concatenate([x_cut, fake]),
                     np.concatenate([y_cut, np.full(len(fake), rare, y_cut.dtype)])),
-      "ceiling": (dataset.train_x, dataset.train_y),
   }
   record = {"rare": rare, "seed": seed, "rare_train_images": int(np.sum(y_cut == rare)),
             "generated_images": int(len(fake))}
-  for name, (x, y) in train_sets.items():
-    pred = train_and_predict(x, y, dataset, kind=classifier, steps=classifier_steps, seed=seed)
-    overall, per_class = class_accuracies(np.asarray(pred), dataset.test_y, k)
+  fit = dict(kind=classifier, steps=classifier_steps, seed=seed)
+  accuracies = {name: class_accuracies(np.asarray(train_and_predict(x, y, dataset, **fit)),
+                                       dataset.test_y, k)
+                for name, (x, y) in train_sets.items()}
+  accuracies["ceiling"] = _ceiling(dataset, workdir, **fit)
+  for name, (overall, per_class) in accuracies.items():
     record[f"{name}_rare_acc"] = float(per_class[rare])
-    record[f"{name}_overall_acc"] = overall
+    record[f"{name}_overall_acc"] = float(overall)
   return record
+
+
+def _ceiling(dataset, workdir: str, *, kind: str, steps: int, seed: int):
+  """(overall, per-class accuracy) of the classifier on the untouched data, computed once per
+  seed (every rare class shares it) and kept in WORKDIR/records/ceiling_seed{seed}.json."""
+  path = os.path.join(workdir, "records", f"ceiling_seed{seed}.json")
+  if os.path.isfile(path):
+    with open(path) as f:
+      saved = json.load(f)
+    return saved["overall"], np.array(saved["per_class"])
+  pred = train_and_predict(dataset.train_x, dataset.train_y, dataset, kind=kind, steps=steps,
+                           seed=seed)
+  overall, per_class = class_accuracies(np.asarray(pred), dataset.test_y, dataset.num_classes)
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path + ".tmp", "w") as f:
+    json.dump({"overall": overall, "per_class": per_class.tolist()}, f)
+  os.replace(path + ".tmp", path)
+  return overall, per_class
 
 
 def table(records: list[dict]) -> str:

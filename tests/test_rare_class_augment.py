@@ -46,3 +46,4 @@ def test_a_tiny_augmentation_run_writes_its_records_and_table(tmp_path):
     assert f.read().splitlines()[2].startswith("| 3 | 1 | ")
   assert augment.run(str(tmp_path), **kwargs) == records  # read back, not recomputed
   assert os.path.isfile(tmp_path / "gan" / "rare3_seed0" / "run" / "config.json")
+  assert os.path.isfile(tmp_path / "records" / "ceiling_seed0.json")  # once per seed

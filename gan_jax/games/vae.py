@@ -204,7 +204,7 @@ class VAEGame(Game):
     z, _ = sampling.fixed_latents(seed, 32, c.model.z_dim, 0)
     fake = sampling.generate(sampling.make_generate_fn(self.generator),
                              sampling.sampling_variables(self, state), z, None)
-    real = self.dataset.test_x[:16]
+    real = self._held_out()[:16]
     recon = self.reconstruct(state, real)
     rows = np.concatenate([fake, real[:8], recon[:8], real[8:], recon[8:]])
     return sampling.image_grid(rows, 8), {}
@@ -219,8 +219,12 @@ class VAEGame(Game):
     out["recon_mse"] = self.reconstruction_error(state, num=min(num, RECON_EVAL_NUM))
     return out
 
+  def _held_out(self) -> np.ndarray:
+    """The test images (the training images for a dataset without a test split)."""
+    return self.dataset.test_x if len(self.dataset.test_x) else self.dataset.train_x
+
   def reconstruction_error(self, state, *, num: int) -> float:
-    x = self.dataset.test_x[:num]
+    x = self._held_out()[:num]
     return float(np.mean(np.square(self.reconstruct(state, x) - x)))
 
   def samples(self, state, *, num: int, seed: int, **kwargs) -> dict:

@@ -18,7 +18,7 @@ def base_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.seed = 0  # Seeds parameters, noise (fold_in(key, step)) and the data order.
   # The game the trainer plays (gan_jax.games): 'gan' (G(z, c) against D(x, c)) | 'pix2pix' |
-  # 'cyclegan'.
+  # 'cyclegan' | 'vae' (encoder and decoder on the ELBO) | 'vaegan' (Larsen et al. 2016).
   c.game = "gan"
   c.objective = "non_saturating"  # A gan_jax.losses name.
   c.conditional = False  # G(z, c) and D(x, c); needs a labelled dataset.
@@ -144,6 +144,15 @@ def base_config() -> ml_collections.ConfigDict:
   # AC-GAN's class cross-entropy weight (model.conditioning='ac'): D adds w·(CE on real + CE on
   # fake labels), G adds w·CE on the labels it was asked for.
   c.reg.ac_weight = 1.0
+
+  # The VAE games (game='vae' | 'vaegan'; gan_jax.vae_losses): encoder and decoder share Adam's
+  # optim.g_lr, b1, b2; VAE-GAN's D uses optim.d_lr and the GAN terms of ``objective``.
+  c.vae = ml_collections.ConfigDict()
+  c.vae.likelihood = "bernoulli"  # p(x|z): 'bernoulli' (P(pixel on) = σ(2a)) | 'gaussian'.
+  c.vae.gaussian_std = 0.1  # s of the 'gaussian' likelihood N(x; tanh(a), s²), x in [-1, 1].
+  c.vae.beta = 1.0  # Weight β of the KL term of the VAE's -ELBO (β-VAE for β > 1).
+  c.vae.gamma = 1.0  # VAE-GAN's γ: weight of the feature reconstruction in the decoder's loss.
+  c.vae.feature_layer = 1  # VAE-GAN: the layer of D's trunk (0, 1, ...) reconstructions use.
   return c
 
 

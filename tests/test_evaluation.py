@@ -44,6 +44,9 @@ def test_image_metrics_of_an_untrained_conditional_generator(conditional_digits)
   assert result["fcd"] > 3 * result["fcd_floor"]
   assert 0.0 <= result["conditional_accuracy"] <= 1.0
   assert abs(sum(result["class_histogram"]) - 1.0) < 1e-6
+  # CAS: a classifier trained on an untrained G's samples is near chance on the real test set;
+  # the same recipe on as many real digits is not.
+  assert result["cas"] < 0.3 < 0.8 < result["cas_real"]
 
 
 class OracleGenerator:

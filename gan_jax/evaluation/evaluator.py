@@ -25,13 +25,16 @@ def _real_subset(x: np.ndarray, y, num: int, seed: int):
 
 
 def evaluate_images(exp, state, *, num: int, seed: int = 0, classifier=None,
-                    feature_fn=None, cache_dir=None) -> dict:
+                    feature_fn=None, cache_dir=None, cas_steps: int | None = None) -> dict:
   """fcd (+ floor), KID, inception-style score, precision/recall, density/coverage, diversity.
 
   ``mode_collapse``: the KL from uniform of the classifier's class histogram of the samples
   (labels i % K for conditional runs) above ``diagnostics.MODE_COLLAPSE_KL``.
   Conditional runs add conditional accuracy (the classifier agrees with the requested label) and
   intra-class fcd (mean over classes of the fcd between fake and real examples of that class).
+  Labelled conditional runs add the Classification Accuracy Score ``cas`` of the samples and
+  ``cas_real``, that of as many real images (``evaluation.cas``; ``cas_steps`` its training
+  steps, 0 turns it off).
   """
   from gan_jax.evaluation import classifier as classifier_lib
 
@@ -76,7 +79,24 @@ def evaluate_images(exp, state, *, num: int, seed: int = 0, classifier=None,
         if len(fk) > 2 and len(rk) > 2:
           per_class.append(metrics.frechet_distance(rk, fk))
       out["intra_class_fcd"] = float(np.mean(per_class)) if per_class else float("nan")
+  if labels is not None and ds.has_labels:
+    out.update(_cas(fake_x, labels, ds, num, cas_steps))
   return out
+
+
+def _cas(fake_x, labels, dataset, num: int, cas_steps: int | None) -> dict:
+  """{'cas', 'cas_real'} (``evaluation.cas``); the real baseline once per process."""
+  from gan_jax.evaluation import cas
+
+  steps = cas.CAS_TRAIN_STEPS if cas_steps is None else cas_steps
+  if not steps:
+    return {}
+  key = ("cas", dataset.name, len(dataset.train_x), num, steps)
+  if key not in _FLOORS:
+    _FLOORS[key] = cas.real_baseline(dataset, num, train_steps=steps)
+  return {"cas": cas.classification_accuracy_score(fake_x, np.asarray(labels), dataset,
+                                                   train_steps=steps),
+          "cas_real": _FLOORS[key]}
 
 
 _FLOORS: dict = {}

@@ -2,6 +2,8 @@
 through them and its losses (``games.base.Game``).
 
 - ``gan``: G(z, c) → x against D(x, c), every objective of ``gan_jax.losses`` (the default);
+- ``vae``: a Gaussian encoder and G as the decoder on the ELBO (``games.vae``);
+- ``vaegan``: VAE-GAN (Larsen et al. 2016): encoder, decoder as generator, D (``games.vaegan``);
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ from gan_jax.errors import ConfigError
 
 
 def _registry() -> dict:
-  from gan_jax.games import gan
+  from gan_jax.games import gan, vae, vaegan
 
-  return {"gan": gan.GANGame}
+  return {"gan": gan.GANGame, "vae": vae.VAEGame, "vaegan": vaegan.VAEGANGame}
 
 
-NAMES = ("gan",)
+NAMES = ("gan", "vae", "vaegan")
 
 
 def get(name: str):

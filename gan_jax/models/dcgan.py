@@ -29,6 +29,9 @@ class _DCGANGenerator(nn.Module):
   axis_name: str | None = None
   conv_impl: str = "fast"
   bn_momentum: float = 0.9  # running = m·running + (1 - m)·batch; 0 makes them the batch's
+  # 'tanh': images in [-1, 1]; 'none': the pre-activation a (a VAE decoder's likelihood
+  # parameters: mean tanh(a), Bernoulli logits 2a). The parameters are the same for both.
+  output_activation: str = "tanh"
 
   @nn.compact
   def __call__(self, z, labels=None, *, train: bool = True):
@@ -48,7 +51,25 @@ class _DCGANGenerator(nn.Module):
       h = nn.relu(bn()(h))
     h = conv_t(self.out_shape[-1], (4, 4), strides=(2, 2), padding="SAME",
                name=f"ConvTranspose_{len(self.channels) - 1}")(h)
-    return jnp.tanh(h)
+    return jnp.tanh(h) if self.output_activation == "tanh" else h
+
+
+def conv_trunk(module: nn.Module, x, *, channels: tuple, conv_impl: str, spectral_norm: bool,
+               train: bool):
+  """D's features φ(x): [Conv(4x4, s2) -> LReLU 0.2]* flattened, built inside ``module``'s
+  compact call (layers ``Conv_i``); shared by the DCGAN discriminators and the VAE encoder.
+
+  Layer i's activations are sown as ``('intermediates', 'features_i')``: an ``apply`` with
+  ``mutable=['intermediates']`` returns them (VAE-GAN's feature-space reconstruction), any other
+  ``apply`` ignores them, so outputs and parameters are those without the sow.
+  """
+  h = x
+  conv_cls, _ = conv_ops.layer_classes(conv_impl)
+  for i, c in enumerate(channels):
+    conv = conv_cls(c, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), name=f"Conv_{i}")
+    h = nn.leaky_relu(common.maybe_spectral_norm(conv, h, enabled=spectral_norm, train=train), 0.2)
+    module.sow("intermediates", f"features_{i}", h)
+  return h.reshape((h.shape[0], -1))
 
 
 class _DCGANDiscriminator(common.ConditionalDiscriminator):
@@ -62,12 +83,8 @@ class _DCGANDiscriminator(common.ConditionalDiscriminator):
     h = x
     if self.num_classes and self.conditioning == "concat":
       h = common.concat_label_channels(h, labels, self.num_classes)
-    conv_cls, _ = conv_ops.layer_classes(self.conv_impl)
-    for i, c in enumerate(self.channels):
-      conv = conv_cls(c, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), name=f"Conv_{i}")
-      h = nn.leaky_relu(
-          common.maybe_spectral_norm(conv, h, enabled=self.spectral_norm, train=train), 0.2)
-    h = h.reshape((h.shape[0], -1))
+    h = conv_trunk(self, h, channels=self.channels, conv_impl=self.conv_impl,
+                   spectral_norm=self.spectral_norm, train=train)
     return common.output_head(h, labels, num_classes=self.num_classes,
                               conditioning=self.conditioning, spectral_norm=self.spectral_norm,
                               train=train)

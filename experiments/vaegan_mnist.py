@@ -1,0 +1,24 @@
+r"""VAE-GAN (Larsen et al. 2016) on the embedded MNIST: the VAE of experiments/vae_mnist.py, its
+decoder shared as the generator against DCGAN-28's D, reconstructions measured in D's second
+convolutional layer.
+
+  python -m gan_jax.main --config=experiments/vaegan_mnist.py --workdir=runs/vaegan_mnist
+"""
+
+from gan_jax import configs
+
+
+def get_config():
+  c = configs.base_config()
+  c.game = "vaegan"
+  c.objective = "non_saturating"  # D: Algorithm 1's -L_GAN; decoder: -log D in place of log(1-D).
+  c.data.name = "mnist"
+  c.model.name = "dcgan28"
+  c.model.z_dim = 100  # G's: the decoder is the GAN's generator, parameter for parameter.
+  c.vae.gamma = 1.0  # decoder: γ·L_llike + the GAN terms
+  c.vae.feature_layer = 1  # D's Conv_1 activations (7x7x128)
+  c.optim.update(g_lr=2e-4, d_lr=2e-4, b1=0.5, b2=0.999)  # the GAN's Adam
+  c.ema_decay = 0.0
+  c.train.batch_size = 64
+  c.train.num_steps = 3000
+  return c

@@ -17,23 +17,33 @@ FIR_TAPS = (1, 3, 3, 1)  # StyleGAN2's resampling filter
 _DN = ("NHWC", "HWIO", "NHWC")
 
 
-def setup_filter(taps=FIR_TAPS, gain: float = 1.0) -> np.ndarray:
-  """The 2-D filter f = k kᵀ / Σ(k kᵀ) · gain of 1-D taps k (float32)."""
+def setup_filter(taps=FIR_TAPS, gain: float = 1.0, separable: bool = False) -> np.ndarray:
+  """The 2-D filter f = k kᵀ / Σ(k kᵀ) · gain of 1-D taps k (float32); ``separable``: k / Σk
+  (applied along each axis)."""
   k = np.asarray(taps, np.float64)
-  f = np.outer(k, k) if k.ndim == 1 else k
+  f = np.outer(k, k) if k.ndim == 1 and not separable else k
   return (f / f.sum() * gain).astype(np.float32)
 
 
 def upfirdn2d(x, f, *, up: int = 1, down: int = 1, pad=(0, 0, 0, 0), gain: float = 1.0):
   """Upsample (zero insertion), pad (x0, x1, y0, y1; negative crops), FIR filter, downsample.
 
-  x: (N, H, W, C); f: a 2-D numpy filter (flipped, as the reference convolves with it).
+  x: (N, H, W, C); f: a 2-D numpy filter, or 1-D taps of a separable one (flipped, as the
+  reference convolves with it).
   """
   px0, px1, py0, py1 = pad
-  n, h, w, c = x.shape
+  c = x.shape[-1]
   config = [(0, 0, 0), (py0, py1 + up - 1, up - 1), (px0, px1 + up - 1, up - 1), (0, 0, 0)]
   x = lax.pad(x, jnp.zeros((), x.dtype), config)
-  kernel = np.asarray(f, np.float32)[::-1, ::-1] * (gain ** (f.ndim / 2))
+  f = np.asarray(f, np.float32)
+  if f.ndim == 1:  # separable: the rows, then the columns, each with gain^(1/2)
+    k = f[::-1] * np.sqrt(gain)
+    for shape, stride in (((k.size, 1), (down, 1)), ((1, k.size), (1, down))):
+      kernel = jnp.asarray(np.tile(k.reshape(shape)[:, :, None, None], (1, 1, 1, c)), x.dtype)
+      x = lax.conv_general_dilated(x, kernel, stride, "VALID", dimension_numbers=_DN,
+                                   feature_group_count=c)
+    return x
+  kernel = f[::-1, ::-1] * gain
   kernel = jnp.asarray(np.tile(kernel[:, :, None, None], (1, 1, 1, c)), x.dtype)
   return lax.conv_general_dilated(x, kernel, (down, down), "VALID", dimension_numbers=_DN,
                                   feature_group_count=c)
@@ -50,7 +60,7 @@ def downsample2d(x, f, *, down: int = 2, pad: int = 0, gain: float = 1.0, flip: 
   """x filtered with f and downsampled down×, to H/down × W/down (``pad`` added per side)."""
   fh = f.shape[0]
   p0, p1 = pad + (fh - down + 1) // 2, pad + (fh - down) // 2
-  f = np.asarray(f)[::-1, ::-1] if flip else f
+  f = np.flip(np.asarray(f)) if flip else f
   return upfirdn2d(x, f, down=down, pad=(p0, p1, p0, p1), gain=gain)
 
 

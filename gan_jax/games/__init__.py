@@ -2,6 +2,8 @@
 through them and its losses (``games.base.Game``).
 
 - ``gan``: G(z, c) → x against D(x, c), every objective of ``gan_jax.losses`` (the default);
+- ``stylegan2``: stylegan2-ada-pytorch's loop: non-saturating loss, lazy R1 and path length,
+  style mixing, G's EMA in kimg, ADA;
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ from gan_jax.errors import ConfigError
 
 
 def _registry() -> dict:
-  from gan_jax.games import gan
+  from gan_jax.games import gan, stylegan2
 
-  return {"gan": gan.GANGame}
+  return {"gan": gan.GANGame, "stylegan2": stylegan2.StyleGAN2Game}
 
 
-NAMES = ("gan",)
+NAMES = ("gan", "stylegan2")
 
 
 def get(name: str):

@@ -155,7 +155,7 @@ def apply_color(images, c):
   if images.shape[-1] == 3:
     return jnp.einsum("nij,nhwj->nhwi", c[:, :3, :3], images) + c[:, None, None, :3, 3]
   cm = jnp.mean(c[:, :3, :], axis=1)  # (N, 4)
-  return images * jnp.sum(cm[:, :3], axis=-1)[:, None, None, None] + cm[:, None, None, None, 3:]
+  return images * jnp.sum(cm[:, :3], axis=-1)[:, None, None, None] + cm[:, 3][:, None, None, None]
 
 
 def augment(images, keys, p):

@@ -188,7 +188,7 @@ class StyleGAN2Game(Game):
     return w_mean + self.config.stylegan2.w_avg_beta * (w_avg - w_mean)
 
   def _update(self, params, opt_state, grads, optimizer, loss):
-    norm = optax.global_norm(grads)
+    norm = optax.tree.norm(grads)
     params, opt_state, _ = updates.apply_gradients(params, opt_state, nan_to_num(grads), optimizer)
     return params, opt_state, updates.finite(loss, norm)
 

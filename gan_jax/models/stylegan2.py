@@ -207,9 +207,9 @@ class DiscriminatorBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x, img):
-    conv = lambda ch, k, name, **kw: layers.Conv2dLayer(  # noqa: E731
-        ch, k, activation=kw.pop("activation", "lrelu"), conv_clamp=kw.pop("clamp", self.conv_clamp),
-        name=name, **kw)
+    def conv(ch, k, name, activation="lrelu", clamp=self.conv_clamp, **kw):
+      return layers.Conv2dLayer(ch, k, activation=activation, conv_clamp=clamp, name=name, **kw)
+
     if self.in_channels == 0:
       y = conv(self.tmp_channels, 1, "fromrgb")(img)
       x = y if x is None else x + y

@@ -91,7 +91,8 @@ class Conv2dLayer(nn.Module):
 def modulated_conv2d(x, weight, styles, *, up: int = 1, padding: int = 0, demodulate=True):
   """StyleGAN2's modulated convolution, non-fused form (the reference's training path):
 
-    y[n, o] = d[n, o] · conv(x[n] · s[n], W)[o],  d[n, o] = (Σ_{i,k} (W[k, i, o] s[n, i])² + 1e-8)^(-1/2)
+    y[n, o] = d[n, o] · conv(x[n] · s[n], W)[o],
+    d[n, o] = (Σ_{i,k} (W[k, i, o] s[n, i])² + 1e-8)^(-1/2)
 
   i.e. conv with the per-example weight W'[n] = W · s[n] (scaled per input channel), each output
   filter demodulated to unit norm: for unit-variance i.i.d. inputs the outputs have unit

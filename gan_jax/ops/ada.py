@@ -133,7 +133,7 @@ def _bilinear(img, gx, gy):
 def geometric(images, g_inv):
   """Images (N, H, W, C) resampled at G⁻¹ (N, 3, 3) of the output grid (module docstring)."""
   n, h, w, c = images.shape
-  f = upfirdn2d.setup_filter(SYM6, separable=True)
+  f = upfirdn2d.setup_filter(SYM6)
   hz_pad = len(SYM6) // 4
   mx, my = w - 1, h - 1
   x = jnp.pad(images, [(0, 0), (my, my), (mx, mx), (0, 0)], mode="reflect")

@@ -15,7 +15,6 @@ import inspect
 from absl import app, flags
 
 from gan_jax import cli
-from gan_jax.errors import ConfigError
 from gan_jax.training import workdir
 
 FLAGS = flags.FLAGS
@@ -33,7 +32,7 @@ def main(argv):
   exp, state, step = cli.load_run_from_flags(argv, FLAGS, min_num=1, step=FLAGS.step)
   kwargs = {} if FLAGS.truncation == 1.0 else {"truncation": FLAGS.truncation}
   if kwargs and "truncation" not in inspect.signature(exp.game.samples).parameters:
-    raise ConfigError(f"--truncation applies to game='stylegan2' runs, not {exp.game.name!r}")
+    cli.fail(f"--truncation applies to game='stylegan2' runs, not {exp.game.name!r}")
   out = exp.game.samples(state, num=FLAGS.num, seed=FLAGS.seed, **kwargs)
   workdir.write_atomic(FLAGS.out, lambda tmp: workdir.savez(tmp, **out))
   print(f"wrote {FLAGS.num} samples of step {step} to {FLAGS.out}")

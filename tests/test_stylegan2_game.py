@@ -226,3 +226,21 @@ def test_resume_of_a_stylegan2_run_with_ada_is_bitwise(tmp_path):
   paths = jax.tree_util.tree_leaves_with_path(full)
   for (path, a), b in zip(paths, jax.tree.leaves(resumed), strict=True):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=str(path))
+
+
+def test_perceptual_path_length_is_a_finite_difference_of_the_image_path(tiny):
+  """With dist = squared pixel L2, d = ‖G(w + ε Δw) - G(w)‖²/ε² → ‖J Δw‖²: the same at ε = 1e-3
+  and 1e-4 ('end' sampling), and PPL is the mean of d within its 1st-99th percentiles."""
+  from gan_jax.evaluation import ppl
+
+  game, state = tiny
+  pixel = lambda a, b: np.sum(np.square(a - b), axis=(1, 2, 3))  # noqa: E731
+  d3 = ppl.path_distances(game, state, pixel, num=16, epsilon=1e-3)
+  d4 = ppl.path_distances(game, state, pixel, num=16, epsilon=1e-4)
+  assert np.all(d4 > 0)
+  np.testing.assert_allclose(d4, d3, rtol=0.05)
+  value = ppl.perceptual_path_length(game, state, pixel, num=16, epsilon=1e-4)
+  lo, hi = np.percentile(d4, 1, method="lower"), np.percentile(d4, 99, method="higher")
+  assert value == pytest.approx(d4[(d4 >= lo) & (d4 <= hi)].mean())
+  dz = ppl.path_distances(game, state, pixel, num=16, space="z", sampling="full")
+  assert np.all(np.isfinite(dz))

@@ -244,3 +244,30 @@ def test_perceptual_path_length_is_a_finite_difference_of_the_image_path(tiny):
   assert value == pytest.approx(d4[(d4 >= lo) & (d4 <= hi)].mean())
   dz = ppl.path_distances(game, state, pixel, num=16, space="z", sampling="full")
   assert np.all(np.isfinite(dz))
+
+
+def _experiment(name):
+  import importlib.util
+
+  path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "experiments", name)
+  module_spec = importlib.util.spec_from_file_location(name[:-3], path)
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
+  return module.get_config()
+
+
+def test_the_stylegan2_experiment_configs_validate_and_expand():
+  from gan_jax.sweeps import spec
+
+  mnist = _experiment("stylegan2_mnist.py")
+  configs.validate(mnist, num_devices=1)
+  game = experiment.build(mnist, num_devices=1).game
+  assert game.resolution == 32 and game.generator.out_shape == (28, 28, 1)
+  cifar = _experiment("cifar10_stylegan2.py")
+  configs.validate(cifar, num_devices=1)
+  assert (cifar.model.mapping_layers, cifar.model.d_architecture, cifar.stylegan2.r1_gamma,
+          cifar.stylegan2.pl_weight, cifar.stylegan2.style_mixing_prob) == (2, "orig", 0.01, 0.0,
+                                                                             0.0)
+  runs = spec.expand_sweep(_experiment("ablation_stylegan2.py"))
+  assert len(runs) == 12
+  assert {r.config.game for r in runs} == {"stylegan2"}

@@ -165,7 +165,7 @@ def validate(config, *, num_devices: int) -> None:
   from gan_jax import games, losses, models
   from gan_jax.data import grain_loader
   from gan_jax.evaluation import sampling
-  from gan_jax.ops import augment, conv
+  from gan_jax.ops import ada, augment, conv
   from gan_jax.training import state
 
   games.get(config.get("game", "gan"))
@@ -182,6 +182,10 @@ def validate(config, *, num_devices: int) -> None:
     raise ConfigError(f"model.d_norm={config.model.d_norm!r} is unknown; "
                       f"valid: {', '.join(models.D_NORMS)}")
   augment.parse_policy(config.reg.get("diffaug", ""))
+  ada.check_pipe(config.reg.get("ada_pipe", ""))
+  if config.reg.get("ada_pipe", "") and config.get("game", "gan") != "stylegan2":
+    raise ConfigError(f"reg.ada_pipe={config.reg.ada_pipe!r} is wired into game='stylegan2' "
+                      f"only, not game={config.get('game', 'gan')!r}; set reg.ada_pipe=''")
   grain_loader.validate_config(config.data)
   if config.model.get("conv_impl", "fast") not in conv.CONV_IMPLS:
     raise ConfigError(f"model.conv_impl={config.model.conv_impl!r} is unknown; "

@@ -271,3 +271,15 @@ def test_the_stylegan2_experiment_configs_validate_and_expand():
   runs = spec.expand_sweep(_experiment("ablation_stylegan2.py"))
   assert len(runs) == 12
   assert {r.config.game for r in runs} == {"stylegan2"}
+
+
+def test_ada_on_a_game_without_it_and_an_unknown_pipe_are_config_errors():
+  from gan_jax.errors import ConfigError
+
+  c = configs.base_config()
+  c.reg.ada_pipe = "bgc"
+  with pytest.raises(ConfigError, match="reg.ada_pipe"):
+    configs.validate(c, num_devices=1)
+  c.game, c.reg.ada_pipe = "stylegan2", "bgcfnc"
+  with pytest.raises(ConfigError, match="reg.ada_pipe='bgcfnc' is unknown"):
+    configs.validate(c, num_devices=1)

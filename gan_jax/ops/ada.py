@@ -15,6 +15,11 @@ the smallest margin its batch needs (at most size - 1); here always size - 1 (st
 the same pixels are sampled. The colour transforms compose into one 4x4 matrix C on (r, g, b, 1)
 (grey images use the mean of C's rows). Differentiable in the images (R1 sees through it).
 
+Any game can use it: keep p and the sign sums in its state, pass every image D sees (real and
+fake, as reg.diffaug) through ``augment(x, keys, p)`` with per-example keys drawn for the global
+batch, and update p with ``adjust_p`` (games/stylegan2.py does; the GAN game's training/steps.py
+does not yet, and configs.validate refuses reg.ada_pipe there).
+
 p heuristic: every ``interval`` steps, r_t = E[sign(D(real))] over those steps' real logits and
   p ← max(0, p + sign(r_t - target) · batch · interval / (ada_kimg · 1000)).
 """

@@ -3,6 +3,7 @@ stylegan2-ada-pytorch's outputs, p heuristic), truncation, style mixing and bitw
 
 from __future__ import annotations
 
+import functools
 import os
 
 import jax
@@ -43,8 +44,9 @@ def tiny():
   return exp.game, exp.init_state()
 
 
+@functools.cache
 def _vstep(game):
-  """train_step on one 'device' (a vmapped axis of size 1 named AXIS)."""
+  """train_step on one 'device' (a vmapped axis of size 1 named AXIS), compiled once per game."""
   step = jax.jit(jax.vmap(game.train_step, in_axes=(0, 0, None), axis_name=AXIS))
   batch_fn = game.batch_fn()
 
@@ -94,6 +96,7 @@ def test_lazy_regularisation_adjusts_adam_lr_and_betas():
   assert not np.allclose(plain["w"], u_opt["w"])
 
 
+@pytest.mark.slow
 def test_lazy_r1_and_path_length_run_only_on_their_intervals(tiny):
   """r1_interval = pl_interval = 2: R1 and path-length penalties (and their extra Adam steps)
   at steps 0 and 2 only; the players' optimisers are the lazily adjusted Adams."""
@@ -157,6 +160,7 @@ def test_ada_p_moves_up_when_d_overfits_and_down_when_not():
   assert float(ada.adjust_p(jnp.float32(0.0), jnp.float32(0.0), jnp.float32(8), **kw)) == 0.0
 
 
+@pytest.mark.slow
 def test_ada_p_follows_the_sign_of_d_real_in_training(tiny):
   """ada_interval = 2, ada_kimg = 1: at the end of step 1, p ← p ± 8·2/1000 by the sign of
   r_t - 0.6, r_t the mean sign(D(real)) accumulated over steps 0-1 (here preset to ±1 over 10⁴

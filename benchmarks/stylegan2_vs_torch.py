@@ -82,7 +82,7 @@ def run_torch(steps: int, warmup: int, repo: str) -> float:
       module.requires_grad_(False)
       opt.step()
     with torch.no_grad():
-      for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+      for p_ema, p in zip(G_ema.parameters(), G.parameters(), strict=True):
         p_ema.copy_(p.lerp(p_ema, 0.99))
 
   for _ in range(warmup):

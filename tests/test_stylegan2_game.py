@@ -169,7 +169,7 @@ def test_ada_p_follows_the_sign_of_d_real_in_training(tiny):
   state = jax.tree.map(lambda x: jnp.asarray(x)[None], state)
   run = _vstep(game)
   state, _ = run(state, 0)
-  assert float(state.ada_sign_count[0]) == 16  # D main's and R1's real logits
+  assert float(state.ada_sign_count[0]) == 16  # D main's and R1's real logits (8 each)
   assert float(state.ada_p[0]) == pytest.approx(0.2)  # not due yet
   moved = {}
   for r_t in (1.0, -1.0):
@@ -287,3 +287,27 @@ def test_ada_on_a_game_without_it_and_an_unknown_pipe_are_config_errors():
   c.game, c.reg.ada_pipe = "stylegan2", "bgcfnc"
   with pytest.raises(ConfigError, match="reg.ada_pipe='bgcfnc' is unknown"):
     configs.validate(c, num_devices=1)
+
+
+@pytest.mark.slow
+def test_two_devices_train_like_one():
+  """The same global batch on 2 devices (a vmapped axis of size 2) and on 1: every draw (z,
+  labels, mixing, noise, ADA, path-length noise) is made for the global batch and sliced, so the
+  states agree up to the order of the gradient sums (minibatch-stddev groups of 1, which do not
+  depend on how the batch is split)."""
+  c = tiny_config()
+  c.model.mbstd_group_size = 1
+  games = [experiment.build(c, num_devices=n).game for n in (1, 2)]
+  state = games[0].init_state(jax.random.key(0))
+  batches = [games[0].batch_fn()(i) for i in range(2)]
+  out = []
+  for n, game in zip((1, 2), games, strict=True):
+    step = jax.jit(jax.vmap(game.train_step, in_axes=(0, 0, None), axis_name=AXIS))
+    s = jax.tree.map(lambda x: jnp.stack([jnp.asarray(x)] * n), state)  # noqa: B023
+    for batch in batches:
+      split = jax.tree.map(lambda x: jnp.stack(jnp.split(jnp.asarray(x), n)), batch)  # noqa: B023
+      s, _ = step(s, split, jax.random.key(0))
+    out.append(jax.tree.map(lambda x: np.asarray(x[0]), s))
+  for (path, a), b in zip(jax.tree_util.tree_leaves_with_path(out[0]), jax.tree.leaves(out[1]),
+                          strict=True):
+    np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-5, err_msg=str(path))

@@ -260,8 +260,8 @@ class StyleGAN2Game(Game):
   def train_step(self, state, batch, train_key):
     c, s = self.config, self.config.stylegan2
     key = jax.random.fold_in(train_key, state.step)
-    real = sg.pad_to(batch["x"][0], self.resolution)  # the sampler's (n_critic=1, N, ...)
-    real_labels = batch["y"][0] if self.num_classes else None
+    real = sg.pad_to(batch["x"][:, 0], self.resolution)  # the sampler's (N, n_critic=1, ...)
+    real_labels = batch["y"][:, 0] if self.num_classes else None
     zero = jnp.zeros((), jnp.float32)
     metrics = {}
 
@@ -277,7 +277,7 @@ class StyleGAN2Game(Game):
     d_state, d_loss, fake_l, real_l, d_ok = self.d_main(state, real, real_labels,
                                                          jax.random.fold_in(key, 2))
     signs = lax.psum(jnp.sum(jnp.sign(real_l)), AXIS)
-    count = jnp.asarray(self.batch, jnp.float32)
+    count = lax.psum(jnp.asarray(real_l.size, jnp.float32), AXIS)  # real logits, all devices
     r1 = zero
     if s.r1_gamma:
       def do_r1(st):

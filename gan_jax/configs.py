@@ -18,7 +18,8 @@ def base_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.seed = 0  # Seeds parameters, noise (fold_in(key, step)) and the data order.
   # The game the trainer plays (gan_jax.games): 'gan' (G(z, c) against D(x, c)) | 'pix2pix' |
-  # 'cyclegan' | 'vae' (encoder and decoder on the ELBO) | 'vaegan' (Larsen et al. 2016).
+  # 'cyclegan' | 'vae' (encoder and decoder on the ELBO) | 'vaegan' (Larsen et al. 2016) |
+  # 'stylegan2' (c.stylegan2: StyleGAN2's losses, regularisers and schedules).
   c.game = "gan"
   c.objective = "non_saturating"  # A gan_jax.losses name.
   c.conditional = False  # G(z, c) and D(x, c); needs a labelled dataset.
@@ -78,6 +79,17 @@ def base_config() -> ml_collections.ConfigDict:
   c.model.embed_dim = 128  # Size of G's label embedding (biggan32: the shared class embedding).
   # Convolutions: 'fast' (custom-gradient, fast on CPU) | 'stock' | 'auto' (fast on CPU only).
   c.model.conv_impl = "fast"
+  # model.name='stylegan2' (models/stylegan2.py, stylegan2-ada-pytorch's networks): channels at
+  # resolution r are min(channel_base / r, channel_max); the images are synthesised at the
+  # smallest power of 2 >= the data's size (MNIST: 32, centre-cropped to 28 for G(z)).
+  c.model.channel_base = 32768
+  c.model.channel_max = 512
+  c.model.w_dim = 512  # Size of w (and z for stylegan2-ada-pytorch's configs: set model.z_dim).
+  c.model.mapping_layers = 8  # G's mapping MLP depth (the paper's 8; --cfg=cifar: 2).
+  c.model.mapping_lr_multiplier = 0.01  # Equalised-lr multiplier of G's mapping layers.
+  c.model.d_architecture = "resnet"  # StyleGAN2 D: 'resnet' | 'orig'.
+  c.model.mbstd_group_size = 4  # Minibatch-stddev group size (per device; divides its batch).
+  c.model.conv_clamp = 0.0  # Clamp conv outputs to ±conv_clamp (0 = off; the reference's 256).
 
   c.train = ml_collections.ConfigDict()
   c.train.batch_size = 64  # Global batch, split over all devices.
@@ -141,6 +153,31 @@ def base_config() -> ml_collections.ConfigDict:
   # DiffAugment policy applied to every image D sees (gan_jax.ops.augment), e.g.
   # 'color,translation,cutout'; '' = off.
   c.reg.diffaug = ""
+  # ADA (Karras et al. 2020b; gan_jax.ops.ada): the augmentation pipeline applied to every image D
+  # sees with probability p per transform ('' = off; 'bgc' = blit, geometric, colour); p starts at
+  # ada_p and, with ada_target > 0, moves every ada_interval steps by
+  # sign(E[sign(D(real))] - ada_target)·batch·ada_interval/(ada_kimg·1000), clamped at 0.
+  c.reg.ada_pipe = ""
+  c.reg.ada_p = 0.0
+  c.reg.ada_target = 0.0
+  c.reg.ada_interval = 4
+  c.reg.ada_kimg = 500
+
+  # game='stylegan2' (gan_jax.games.stylegan2, stylegan2-ada-pytorch's training loop and loss):
+  # per step a G update (non-saturating loss), every pl_interval steps a path-length update, a D
+  # update, every r1_interval steps a lazy R1 update; lazy regularisation scales the Adam lr by
+  # c = interval/(interval + 1) and its betas to beta^c (optim.g_lr, optim.d_lr, b1, b2).
+  c.stylegan2 = ml_collections.ConfigDict()
+  c.stylegan2.r1_gamma = 10.0  # γ of R1 = γ/2·‖∇D(x)‖² (0 = off).
+  c.stylegan2.r1_interval = 16  # Lazy R1: every this many D steps, weighted by the interval.
+  c.stylegan2.pl_weight = 2.0  # Path-length regularisation weight (0 = off).
+  c.stylegan2.pl_interval = 4  # Lazy path length: every this many G steps.
+  c.stylegan2.pl_batch_shrink = 2  # The path-length batch is batch_size / pl_batch_shrink.
+  c.stylegan2.pl_decay = 0.01  # Running mean of path lengths: a ← a + decay·(mean - a).
+  c.stylegan2.style_mixing_prob = 0.9  # Probability that a batch mixes two w's at a cutoff.
+  c.stylegan2.ema_kimg = 10.0  # Half-life of G's EMA in thousands of images (0 = no EMA).
+  c.stylegan2.ema_rampup = 0.0  # EMA ramp-up: half-life ≤ rampup·images seen (0 = none).
+  c.stylegan2.w_avg_beta = 0.995  # Decay of the tracked average of w (for truncation).
   # AC-GAN's class cross-entropy weight (model.conditioning='ac'): D adds w·(CE on real + CE on
   # fake labels), G adds w·CE on the labels it was asked for.
   c.reg.ac_weight = 1.0
@@ -171,7 +208,7 @@ def validate(config, *, num_devices: int) -> None:
   from gan_jax import games, losses, models
   from gan_jax.data import grain_loader
   from gan_jax.evaluation import sampling
-  from gan_jax.ops import augment, conv
+  from gan_jax.ops import ada, augment, conv
   from gan_jax.training import state, updates
 
   games.get(config.get("game", "gan"))
@@ -188,6 +225,10 @@ def validate(config, *, num_devices: int) -> None:
     raise ConfigError(f"model.d_norm={config.model.d_norm!r} is unknown; "
                       f"valid: {', '.join(models.D_NORMS)}")
   augment.parse_policy(config.reg.get("diffaug", ""))
+  ada.check_pipe(config.reg.get("ada_pipe", ""))
+  if config.reg.get("ada_pipe", "") and config.get("game", "gan") != "stylegan2":
+    raise ConfigError(f"reg.ada_pipe={config.reg.ada_pipe!r} is wired into game='stylegan2' "
+                      f"only, not game={config.get('game', 'gan')!r}; set reg.ada_pipe=''")
   grain_loader.validate_config(config.data)
   if config.model.get("conv_impl", "fast") not in conv.CONV_IMPLS:
     raise ConfigError(f"model.conv_impl={config.model.conv_impl!r} is unknown; "

@@ -122,11 +122,14 @@ def test_every_generator_with_batchnorm_gives_standing_statistics(name):
   config.model.name, config.model.width, config.model.z_dim = name, 4, 8
   config.model.g_spectral_norm = name in models.STUDIOGAN_MODELS
   shape = (*models.IMAGE_SHAPES[name], 3) if name in models.IMAGE_SHAPES else (2,)
+  if name == "stylegan2":  # any square image; no BatchNorm
+    config.model.update(w_dim=8, channel_base=64, channel_max=8)
+    shape = (8, 8, 3)
   generator, _ = models.get(config.model, example_shape=shape, num_classes=10)
   z, labels = sampling.fixed_latents(0, 16, 8, 10)
   variables = generator.init(jax.random.key(0), z, labels, train=False)
   if "batch_stats" not in variables:
-    assert name == "mlp"
+    assert name in ("mlp", "stylegan2")
     return
   flat = flax.traverse_util.flatten_dict(variables["batch_stats"])
   is_bn = lambda path: path[-1] in ("mean", "var")  # noqa: E731 - the rest: SN's u and sigma

@@ -4,6 +4,8 @@ through them and its losses (``games.base.Game``).
 - ``gan``: G(z, c) → x against D(x, c), every objective of ``gan_jax.losses`` (the default);
 - ``vae``: a Gaussian encoder and G as the decoder on the ELBO (``games.vae``);
 - ``vaegan``: VAE-GAN (Larsen et al. 2016): encoder, decoder as generator, D (``games.vaegan``);
+- ``stylegan2``: stylegan2-ada-pytorch's loop: non-saturating loss, lazy R1 and path length,
+  style mixing, G's EMA in kimg, ADA;
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from gan_jax.errors import ConfigError
 
 
 def _registry() -> dict:
-  from gan_jax.games import gan, vae, vaegan
+  from gan_jax.games import gan, stylegan2, vae, vaegan
 
-  return {"gan": gan.GANGame, "vae": vae.VAEGame, "vaegan": vaegan.VAEGANGame}
+  return {"gan": gan.GANGame, "vae": vae.VAEGame, "vaegan": vaegan.VAEGANGame,
+          "stylegan2": stylegan2.StyleGAN2Game}
 
 
-NAMES = ("gan", "vae", "vaegan")
+NAMES = ("gan", "vae", "vaegan", "stylegan2")
 
 
 def get(name: str):

@@ -18,7 +18,16 @@ import math
 import jax
 
 from gan_jax.errors import ConfigError
-from gan_jax.models import biggan32, common, dcgan, dcgan_cifar, infogan, mlp, resnet32
+from gan_jax.models import (
+  biggan32,
+  common,
+  dcgan,
+  dcgan_cifar,
+  infogan,
+  mlp,
+  resnet32,
+  stylegan2,
+)
 from gan_jax.ops import conv
 
 _REGISTRY = {
@@ -30,7 +39,7 @@ _REGISTRY = {
     "biggan32": (biggan32.BigGAN32Generator, biggan32.BigGAN32Discriminator),
     "infogan28": (infogan.InfoGAN28Generator, infogan.InfoGAN28Discriminator),
 }
-NAMES = tuple(_REGISTRY)
+NAMES = tuple(_REGISTRY) + ("stylegan2",)
 # D's conditioning ('none': D ignores the labels while a conditional G still uses them; 'ac':
 # AC-GAN's auxiliary class head).
 CONDITIONINGS = ("projection", "concat", "ac", "none")
@@ -55,6 +64,9 @@ def get(model_config, *, example_shape, num_classes=0, axis_name=None):
   which BatchNorm statistics are averaged inside a data-parallel step.
   """
   name = model_config.name
+  if name == "stylegan2":  # stylegan2-ada-pytorch's networks, their own model.* fields
+    return stylegan2.build(model_config, example_shape=tuple(example_shape),
+                           num_classes=num_classes, axis_name=axis_name)
   if name not in _REGISTRY:
     raise ConfigError(f"model.name={name!r} is unknown; valid: {', '.join(NAMES)}")
   conditioning = model_config.get("conditioning", "projection")

@@ -123,7 +123,7 @@ class CycleGANGame(translation.TranslationGame):
                                                        g_grads, self.g_optimizer)
     metrics = {"g_loss": g_loss, "g_gan": gan, "cycle": cycle, "identity": identity}
     new = state.replace(g_params=g_params, g_opt_state=g_opt)
-    new, metrics = updates.guard(state, new, updates.finite(g_loss, optax.global_norm(g_grads)),
+    new, metrics = updates.guard(state, new, updates.finite(g_loss, optax.tree.norm(g_grads)),
                                  metrics, "g", c.train.skip_nonfinite)
 
     fake_a, fake_b = jax.lax.stop_gradient(fake_a), jax.lax.stop_gradient(fake_b)
@@ -150,7 +150,7 @@ class CycleGANGame(translation.TranslationGame):
     metrics.update(d_loss=d_loss, d_real=obj.d_prob_or_score(real_b.reshape(-1)),
                    d_fake=obj.d_prob_or_score(seen_fake_b.reshape(-1)))
     after_d = new.replace(d_params=d_params, d_opt_state=d_opt, pool_a=pool_a, pool_b=pool_b)
-    new, metrics = updates.guard(new, after_d, updates.finite(d_loss, optax.global_norm(d_grads)),
+    new, metrics = updates.guard(new, after_d, updates.finite(d_loss, optax.tree.norm(d_grads)),
                                  metrics, "d", c.train.skip_nonfinite)
     return translation.finish_step(state, new, metrics, self.nonfinite_metrics)
 

@@ -108,7 +108,7 @@ class Pix2PixGame(translation.TranslationGame):
     metrics = {"d_loss": d_loss, "d_real": obj.d_prob_or_score(real_out.reshape(-1)),
                "d_fake": obj.d_prob_or_score(fake_out.reshape(-1))}
     new = state.replace(d_params=d_params, d_opt_state=d_opt, d_batch_stats=d_stats)
-    new, metrics = updates.guard(state, new, updates.finite(d_loss, optax.global_norm(d_grads)),
+    new, metrics = updates.guard(state, new, updates.finite(d_loss, optax.tree.norm(d_grads)),
                                  metrics, "d", c.train.skip_nonfinite)
 
     def g_loss_fn(fake):
@@ -124,7 +124,7 @@ class Pix2PixGame(translation.TranslationGame):
     metrics.update(g_loss=g_loss, g_gan=g_gan, l1=l1)
     after_g = new.replace(g_params=g_params, g_opt_state=g_opt, g_batch_stats=g_stats)
     new, metrics = updates.guard(new, after_g,
-                                 updates.finite(g_loss, optax.global_norm(g_grads)), metrics, "g",
+                                 updates.finite(g_loss, optax.tree.norm(g_grads)), metrics, "g",
                                  c.train.skip_nonfinite)
     return translation.finish_step(state, new, metrics, self.nonfinite_metrics)
 

@@ -187,18 +187,20 @@ def test_resnet_generator_has_instance_norm_and_keeps_the_size():
 
 def test_pix2pix_learns_an_input_dependent_map_with_l1():
   """After 60 steps the translations of held-out inputs are far closer to their targets than
-  the best constant output is: fails if G ignores its input, or if the L1 term (λ = 100) is
-  dropped from G's loss (a GAN alone has no reason to match each target)."""
+  the best constant output is (fails if G ignores its input: 0.64 against 0.32), and the loss G
+  is differentiated through (``g_loss``, the value of that function) is the cGAN term + 100·L1
+  (fails if the L1 term is dropped; on this easy task the conditional D alone also teaches
+  G the map, so the distance check does not catch that)."""
   data = paired_data()
   c = tiny_config("pix2pix")
   exp, state, metrics = train(c, data, 60)
-  np.testing.assert_allclose(metrics["g_loss"], metrics["g_gan"] + 100.0 * metrics["l1"],
-                             rtol=1e-5)
   out = exp.game.translate(state, data.test_a)
   l1 = np.mean(np.abs(out - data.test_b))
   constant = np.mean(np.abs(data.test_b - np.median(data.train_b, axis=0)))
-  assert l1 < 0.5 * constant, (l1, constant)
+  assert l1 < 0.5 * constant, (l1, constant)  # measured: 0.06 against 0.32
   assert out.std(axis=0).mean() > 0.2  # the outputs differ from input to input
+  np.testing.assert_allclose(metrics["g_loss"], metrics["g_gan"] + 100.0 * metrics["l1"],
+                             rtol=1e-5)
 
 
 def test_cyclegan_cycle_term_makes_the_round_trip_reconstruct():

@@ -311,3 +311,43 @@ def test_two_devices_match_one_device():
   updated from the gathered global batch."""
   proc = run_script(PARALLEL_SCRIPT, num_devices=2, timeout=900)
   assert "OK pix2pix" in proc.stdout and "OK cyclegan" in proc.stdout
+
+
+@pytest.mark.slow
+def test_sample_cli_translates_an_npz_and_refuses_bad_input(tmp_path):
+  """A 2-step mnist_sr run with tiny networks; ``gan_jax.sample --input`` translates 7x7 inputs
+  to 28x28 and refuses, in one line with exit 2, a wrong shape, a missing key and b2a."""
+  from tests.helpers import run_module
+
+  workdir = str(tmp_path / "run")
+  run_module("gan_jax.main", "--config=experiments/pix2pix_mnist_sr.py", f"--workdir={workdir}",
+             "--config.train.num_steps=2", "--config.train.batch_size=8",
+             "--config.train.eval_at_end=False", "--config.translation.ngf=4",
+             "--config.translation.ndf=4", timeout=600)
+  good, bad = tmp_path / "a.npz", tmp_path / "bad.npz"
+  np.savez(good, images=np.zeros((3, 7, 7, 1), np.float32))
+  np.savez(bad, images=np.zeros((3, 28, 28, 1), np.float32))
+  out = tmp_path / "b.npz"
+  run_module("gan_jax.sample", f"--workdir={workdir}", f"--input={good}", f"--out={out}")
+  with np.load(out) as f:
+    assert f["images"].shape == (3, 28, 28, 1) and np.abs(f["images"]).max() <= 1.0
+  np.savez(tmp_path / "nokey.npz", x=np.zeros((3, 7, 7, 1), np.float32))
+  for args, message in [((f"--input={bad}",), "images must be float (N, 7, 7, 1)"),
+                        ((f"--input={tmp_path / 'nokey.npz'}",), "has no `images` array"),
+                        ((f"--input={good}", "--direction=b2a"), "direction='b2a'")]:
+    proc = run_module("gan_jax.sample", f"--workdir={workdir}", *args,
+                      f"--out={tmp_path / 'x.npz'}", check=False)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert message in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("arg, field, values", [
+    (None, "lambda_l1", [0.0, 10.0, 100.0]), ("cyclegan", "lambda_cycle", [0.0, 1.0, 10.0])])
+def test_lambda_ablation_expands_to_one_run_per_lambda_and_seed(arg, field, values):
+  from gan_jax.sweeps import spec
+  from tests.helpers import load_config
+
+  runs = spec.expand_sweep(load_config("experiments/ablation_translation.py", arg))
+  assert len(runs) == 2 * len(values)
+  assert sorted({r.config.translation[field] for r in runs}) == values
+  assert {r.config.game for r in runs} == {"pix2pix" if arg is None else "cyclegan"}

@@ -11,7 +11,8 @@ junyanz/pytorch-CycleGAN-and-pix2pix writes them (networks.py):
 - cyclegan (experiments/cyclegan_digits2mnist.py, batch 16): two ResNet generators (ngf 16,
   3 blocks, InstanceNorm, reflection padding), two PatchGANs (ndf 32, n_layers 1,
   InstanceNorm); G step: LSGAN + 10·cycle + 5·identity; D step on the fakes (a 50-image pool).
-Adam(2e-4, betas=(0.5, 0.999)) for every player. One fixed random batch, eager mode.
+Adam(2e-4, betas=(0.5, 0.999)) for every player. As in gan_jax, a convolution followed by a norm
+has no bias (junyanz keeps one before InstanceNorm; the norm removes it). One fixed random batch, eager mode.
 
   /work/torchvenv/bin/python benchmarks/torch_translation_bench.py --game pix2pix [--json F]
 """
@@ -64,10 +65,9 @@ class UNet(nn.Module):
 
 
 def patchgan(in_nc, ndf=32, norm=nn.BatchNorm2d):
-    bias = norm is not nn.BatchNorm2d
     return nn.Sequential(
         nn.Conv2d(in_nc, ndf, 4, 2, 1), nn.LeakyReLU(0.2),
-        nn.Conv2d(ndf, 2 * ndf, 4, 1, 1, bias=bias), norm(2 * ndf), nn.LeakyReLU(0.2),
+        nn.Conv2d(ndf, 2 * ndf, 4, 1, 1, bias=False), norm(2 * ndf), nn.LeakyReLU(0.2),
         nn.Conv2d(2 * ndf, 1, 4, 1, 1))
 
 
@@ -75,22 +75,23 @@ class ResBlock(nn.Module):
     def __init__(self, c):
         super().__init__()
         self.body = nn.Sequential(
-            nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3), nn.InstanceNorm2d(c), nn.ReLU(True),
-            nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3), nn.InstanceNorm2d(c))
+            nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3, bias=False), nn.InstanceNorm2d(c), nn.ReLU(True),
+            nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3, bias=False), nn.InstanceNorm2d(c))
 
     def forward(self, x):
         return x + self.body(x)
 
 
 def resnet_generator(ngf=16, blocks=3, nc=1):
-    layers = [nn.ReflectionPad2d(3), nn.Conv2d(nc, ngf, 7), nn.InstanceNorm2d(ngf), nn.ReLU(True)]
+    layers = [nn.ReflectionPad2d(3), nn.Conv2d(nc, ngf, 7, bias=False), nn.InstanceNorm2d(ngf),
+              nn.ReLU(True)]
     for i in range(2):
         c = ngf * 2 ** i
-        layers += [nn.Conv2d(c, 2 * c, 3, 2, 1), nn.InstanceNorm2d(2 * c), nn.ReLU(True)]
+        layers += [nn.Conv2d(c, 2 * c, 3, 2, 1, bias=False), nn.InstanceNorm2d(2 * c), nn.ReLU(True)]
     layers += [ResBlock(4 * ngf) for _ in range(blocks)]
     for i in range(2):
         c = ngf * 2 ** (2 - i)
-        layers += [nn.ConvTranspose2d(c, c // 2, 3, 2, 1, output_padding=1),
+        layers += [nn.ConvTranspose2d(c, c // 2, 3, 2, 1, output_padding=1, bias=False),
                    nn.InstanceNorm2d(c // 2), nn.ReLU(True)]
     layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, nc, 7), nn.Tanh()]
     return nn.Sequential(*layers)

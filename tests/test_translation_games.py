@@ -337,8 +337,8 @@ def test_sample_cli_translates_an_npz_and_refuses_bad_input(tmp_path):
                         ((f"--input={good}", "--direction=b2a"), "direction='b2a'")]:
     proc = run_module("gan_jax.sample", f"--workdir={workdir}", *args,
                       f"--out={tmp_path / 'x.npz'}", check=False)
-    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    assert message in proc.stderr, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 2 and last.startswith("error: ") and message in last, proc.stderr
 
 
 @pytest.mark.parametrize("arg, field, values", [

@@ -4,8 +4,10 @@ down for 28x28 digits.
 
 Common to all (as ``init_weights(init_type='normal', gain=0.02)`` there): every convolution
 kernel ~ N(0, 0.02) with zero bias, every BatchNorm scale ~ N(1, 0.02) with zero bias; a
-convolution followed by BatchNorm has no bias (BN removes it), one followed by InstanceNorm
-has one (InstanceNorm2d there is affine=False); LeakyReLU slopes are 0.2; generators end in tanh.
+convolution followed by BatchNorm has no bias (BN removes it); one followed by InstanceNorm
+has one there, but not here: the norm subtracts any per-channel constant, so that bias gets a
+zero gradient whose rounding noise Adam would scale up to lr-sized random steps (which also
+made 2 devices differ from 1); LeakyReLU slopes are 0.2; generators end in tanh.
 
 Inputs smaller than the output (``mnist_sr``'s 7x7) are first up-sampled to the output's size
 by nearest-neighbour replication (``upsample_to``): each input pixel, the mean of a 4x4 block of
@@ -140,7 +142,7 @@ class UNetGenerator(nn.Module):
                   mode="reflect")
     norm = lambda name: norm_layer(self.norm, train=train, axis_name=self.axis_name,  # noqa: E731
                                    name=name)
-    bias = self.norm != "batch"
+    bias = self.norm == "none"
     down = lambda c, i: conv(c, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),  # noqa: E731
                              use_bias=bias, kernel_init=KERNEL_INIT, name=f"down_{i}")
     skips = []
@@ -177,7 +179,7 @@ class ResNetGenerator(nn.Module):
     conv, conv_t = conv_ops.layer_classes(self.conv_impl)
     norm = lambda name: norm_layer(self.norm, train=train, axis_name=self.axis_name,  # noqa: E731
                                    name=name)
-    bias = self.norm != "batch"
+    bias = self.norm == "none"
     c = dict(kernel_init=KERNEL_INIT, use_bias=bias)
     h = upsample_to(x, self.out_shape[0])
     h = nn.relu(norm("in_norm")(conv(self.ngf, (7, 7), padding="VALID", name="in_conv", **c)(
@@ -217,7 +219,7 @@ class PatchDiscriminator(nn.Module):
     h = y
     if condition is not None:
       h = jnp.concatenate([upsample_to(condition, y.shape[1]), y], axis=-1)
-    bias = self.norm != "batch"
+    bias = self.norm == "none"
     pad = ((1, 1), (1, 1))
     h = nn.leaky_relu(conv(self.ndf, (4, 4), strides=(2, 2), padding=pad,
                            kernel_init=KERNEL_INIT, name="conv_0")(h), 0.2)

@@ -12,7 +12,8 @@ junyanz/pytorch-CycleGAN-and-pix2pix writes them (networks.py):
   3 blocks, InstanceNorm, reflection padding), two PatchGANs (ndf 32, n_layers 1,
   InstanceNorm); G step: LSGAN + 10·cycle + 5·identity; D step on the fakes (a 50-image pool).
 Adam(2e-4, betas=(0.5, 0.999)) for every player. As in gan_jax, a convolution followed by a norm
-has no bias (junyanz keeps one before InstanceNorm; the norm removes it). One fixed random batch, eager mode.
+has no bias (junyanz keeps one before InstanceNorm; the norm removes it). One fixed random
+batch, eager mode.
 
   /work/torchvenv/bin/python benchmarks/torch_translation_bench.py --game pix2pix [--json F]
 """
@@ -75,7 +76,8 @@ class ResBlock(nn.Module):
     def __init__(self, c):
         super().__init__()
         self.body = nn.Sequential(
-            nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3, bias=False), nn.InstanceNorm2d(c), nn.ReLU(True),
+            nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3, bias=False), nn.InstanceNorm2d(c),
+            nn.ReLU(True),
             nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3, bias=False), nn.InstanceNorm2d(c))
 
     def forward(self, x):
@@ -87,7 +89,8 @@ def resnet_generator(ngf=16, blocks=3, nc=1):
               nn.ReLU(True)]
     for i in range(2):
         c = ngf * 2 ** i
-        layers += [nn.Conv2d(c, 2 * c, 3, 2, 1, bias=False), nn.InstanceNorm2d(2 * c), nn.ReLU(True)]
+        layers += [nn.Conv2d(c, 2 * c, 3, 2, 1, bias=False), nn.InstanceNorm2d(2 * c),
+                   nn.ReLU(True)]
     layers += [ResBlock(4 * ngf) for _ in range(blocks)]
     for i in range(2):
         c = ngf * 2 ** (2 - i)

@@ -214,8 +214,11 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's)")
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     random.seed(0)
     batch = a.batch or {"pix2pix": 32, "cyclegan": 16}[a.game]

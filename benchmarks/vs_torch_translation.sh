@@ -7,6 +7,7 @@
 #
 # Each round runs, per game, the JAX step then the reference (each the median of 3 repeats of
 # 20 steps) and writes their JSON to OUT; the end prints the per-round and median ratios.
+# TORCH_THREADS: torch.set_num_threads for the reference (default: torch's own choice).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$1 rounds=$2
@@ -19,7 +20,8 @@ for round in $(seq 1 "$rounds"); do
     python -m gan_jax.bench --config="${configs[$game]}" --steps=20 --repeats=3 \
         --json="$out/jax_${game}_$round.json" > /dev/null
     "$torch_python" benchmarks/torch_translation_bench.py --game "$game" --steps 20 \
-        --repeats 3 --json "$out/torch_${game}_$round.json" > /dev/null
+        --repeats 3 --threads "${TORCH_THREADS:-0}" --json "$out/torch_${game}_$round.json" \
+        > /dev/null
   done
 done
 python - "$out" <<'PY'

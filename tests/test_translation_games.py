@@ -275,8 +275,12 @@ PARALLEL_SCRIPT = textwrap.dedent("""
     from tests import test_translation_games as t
     assert jax.device_count() == 2
 
-    for game, data in (("pix2pix", t.paired_data()), ("cyclegan", t.unpaired_data())):
-      c = t.tiny_config(game)
+    # CycleGAN without instance norm: IN is per example (nothing crosses devices), and at the
+    # 3x3 bottleneck of these 12x12 images its division by a tiny variance amplifies the
+    # summation-order differences of the device mean past any useful tolerance.
+    for game, data, norm in (("pix2pix", t.paired_data(), ""),
+                             ("cyclegan", t.unpaired_data(), "none")):
+      c = t.tiny_config(game, norm=norm)
       batch = t.batches(data, c.train.batch_size)
 
       def run(mode, devices):

@@ -22,6 +22,6 @@ def get_config():
   c.translation.d_layers = 1  # 16x16 patches.
   c.optim.update(g_lr=2e-4, d_lr=2e-4, b1=0.5, b2=0.999, schedule="constant_then_linear")
   c.ema_decay = 0.0  # Pix2Pix keeps no EMA of G.
-  c.train.update(batch_size=32, num_steps=1500, log_every=100, sample_every=500,
+  c.train.update(batch_size=32, num_steps=4000, log_every=100, sample_every=1000,
                  checkpoint_every=1000, eval_num=2000)
   return c

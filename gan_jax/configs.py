@@ -190,6 +190,23 @@ def base_config() -> ml_collections.ConfigDict:
   c.vae.beta = 1.0  # Weight β of the KL term of the VAE's -ELBO (β-VAE for β > 1).
   c.vae.gamma = 1.0  # VAE-GAN's γ: weight of the feature reconstruction in the decoder's loss.
   c.vae.feature_layer = 1  # VAE-GAN: the layer of D's trunk (0, 1, ...) reconstructions use.
+  # The image-to-image games (game='pix2pix' | 'cyclegan'; gan_jax.games.translation), on the
+  # data of gan_jax.data.translation (data.name 'mnist_sr' | 'mnist_edges' | 'digits2mnist').
+  c.translation = ml_collections.ConfigDict()
+  c.translation.lambda_l1 = 100.0  # Pix2Pix: G's loss is the cGAN term + λ·E|G(x) - y|.
+  c.translation.lambda_cycle = 10.0  # CycleGAN: λ of each direction's cycle term E|F(G(x)) - x|.
+  # CycleGAN: the identity term E|G(y) - y| weighs lambda_identity·lambda_cycle (0 = off).
+  c.translation.lambda_identity = 0.5
+  c.translation.pool_size = 50  # CycleGAN: the history buffer of fakes D sees (0 = none).
+  # Generator: 'unet' | 'resnet' | '' (the game's: pix2pix unet, cyclegan resnet).
+  c.translation.generator = ""
+  c.translation.norm = ""  # 'batch' | 'instance' | '' (the game's: pix2pix batch, cyclegan IN).
+  c.translation.ngf = 32  # Width of G's first layer (U-Net: ngf·(1, 2, 4, 4, ...) per level).
+  c.translation.ndf = 32  # Width of the PatchGAN's first layer.
+  c.translation.d_layers = 1  # PatchGAN's n_layers: 1 -> 16x16 patches (models.translation).
+  c.translation.unet_depth = 4  # U-Net levels (28x28 inputs are padded to 32x32).
+  c.translation.dropout_blocks = 1  # U-Net decoder blocks with Dropout(0.5), nearest the middle.
+  c.translation.resnet_blocks = 3  # Residual blocks of the ResNet generator (CycleGAN: 6).
   return c
 
 

@@ -214,3 +214,23 @@ def r1_penalty(critic_fn: Callable[[jax.Array], jax.Array], real: jax.Array) -> 
 def auxiliary_classifier_loss(class_logits: jax.Array, labels: jax.Array) -> jax.Array:
   """AC-GAN's class term, E -log softmax(class_logits)[label] over integer labels."""
   return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(class_logits, labels))
+
+
+# ---- Image-to-image terms (Pix2Pix, CycleGAN) --------------------------------------------------
+
+
+def l1_reconstruction(output: jax.Array, target: jax.Array) -> jax.Array:
+  """Pix2Pix's L1 term, E |G(x) - y| over every pixel and channel (torch's ``L1Loss``)."""
+  return jnp.mean(jnp.abs(jnp.asarray(output) - jnp.asarray(target)))
+
+
+def cycle_consistency(inputs: jax.Array, reconstructions: jax.Array) -> jax.Array:
+  """CycleGAN's cycle term for one direction, E |F(G(x)) - x| (the trainer adds both directions,
+  each weighted by λ_cycle)."""
+  return l1_reconstruction(reconstructions, inputs)
+
+
+def identity_loss(inputs: jax.Array, mapped: jax.Array) -> jax.Array:
+  """CycleGAN's identity term for one generator G: X -> Y fed a y of its target domain,
+  E |G(y) - y| (weighted by λ_identity·λ_cycle)."""
+  return l1_reconstruction(mapped, inputs)

@@ -40,6 +40,14 @@ class Game:
   def __init__(self, config, dataset, *, num_devices: int):
     self.config, self.dataset, self.num_devices = config, dataset, num_devices
 
+  @classmethod
+  def load_dataset(cls, data_config):
+    """The game's data for ``config.data`` (``experiment.build`` calls it): the GAN's
+    ``data.load_dataset`` unless a game reads another kind (e.g. translation pairs)."""
+    from gan_jax.data import datasets
+
+    return datasets.load_dataset(data_config)
+
   # ---- device side ---------------------------------------------------------------------------
 
   def init_state(self, key):

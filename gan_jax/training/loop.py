@@ -115,7 +115,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
     if is_chief:
       workdir_lib.write_text_atomic(os.path.join(workdir, experiment.CONFIG_FILE),
                                     config.to_json(indent=2))
-    streamed = exp.dataset.stream is not None  # grain: its iterator state is checkpointed
+    # grain: its iterator state is checkpointed (translation data has no stream)
+    streamed = getattr(exp.dataset, "stream", None) is not None
     ckpt = checkpointing.Checkpointer(workdir, max_to_keep=config.train.keep_checkpoints,
                                       cleanup_tmp=True, with_data_iterator=streamed)
     ckpt.set_aside_steps_after(start_step)  # steps newer than the restored one are unreadable
@@ -131,7 +132,7 @@ def _host_batches(exp, ckpt, start_step: int, stack):
   in-memory dataset (data_state None)."""
   c = exp.config
   tc = c.train
-  if exp.dataset.stream is not None:
+  if getattr(exp.dataset, "stream", None) is not None:
     iterator = grain_loader.make_iterator(exp.dataset, c, process_index=jax.process_index(),
                                           process_count=jax.process_count())
     stack.callback(iterator.close)

@@ -20,14 +20,31 @@ from jax import lax
 
 AXIS = "batch"
 
-LR_SCHEDULES = ("constant", "linear")
+LR_SCHEDULES = ("constant", "linear", "constant_then_linear")
+
+
+def constant_then_linear(lr: float, num_updates: int) -> optax.Schedule:
+  """CycleGAN's (and pix2pix's) decay: lr for the first ⌊n/2⌋ updates, then linearly to 0 at
+  update n (their ``n_epochs`` constant + ``n_epochs_decay`` linear, in updates):
+  lr_t = lr·min(1, (n - t)/(n - ⌊n/2⌋))."""
+  hold = num_updates // 2
+  return optax.join_schedules(
+      [optax.constant_schedule(lr), optax.linear_schedule(lr, 0.0, max(num_updates - hold, 1))],
+      [hold])
 
 
 def adam(lr: float, b1: float, b2: float, *, schedule: str = "constant", num_updates: int = 1
          ) -> optax.GradientTransformation:
   """Adam(lr, β1, β2); ``schedule='linear'`` decays lr linearly to 0 over ``num_updates`` of
-  this player's updates (not train steps: a critic updated n_critic times a step counts each)."""
-  rate = optax.linear_schedule(lr, 0.0, num_updates) if schedule == "linear" else lr
+  this player's updates (not train steps: a critic updated n_critic times a step counts each),
+  ``'constant_then_linear'`` holds it for the first half of them first
+  (``constant_then_linear``)."""
+  if schedule == "linear":
+    rate = optax.linear_schedule(lr, 0.0, num_updates)
+  elif schedule == "constant_then_linear":
+    rate = constant_then_linear(lr, num_updates)
+  else:
+    rate = lr
   return optax.adam(rate, b1=b1, b2=b2)
 
 

@@ -1,0 +1,233 @@
+"""Image-to-image networks: Pix2Pix's U-Net and CycleGAN's ResNet generators, and the PatchGAN
+discriminator, after junyanz/pytorch-CycleGAN-and-pix2pix (``models/networks.py``) and scaled
+down for 28x28 digits.
+
+Common to all (as ``init_weights(init_type='normal', gain=0.02)`` there): every convolution
+kernel ~ N(0, 0.02) with zero bias, every BatchNorm scale ~ N(1, 0.02) with zero bias; a
+convolution followed by BatchNorm has no bias (BN removes it); one followed by InstanceNorm
+has one there, but not here: the norm subtracts any per-channel constant, so that bias gets a
+zero gradient whose rounding noise Adam would scale up to lr-sized random steps (which also
+made 2 devices differ from 1); LeakyReLU slopes are 0.2; generators end in tanh.
+
+Inputs smaller than the output (``mnist_sr``'s 7x7) are first up-sampled to the output's size
+by nearest-neighbour replication (``upsample_to``): each input pixel, the mean of a 4x4 block of
+the target, is copied back over its block, the least-squares pre-image of the block average.
+The generators and the conditional discriminator see that 28x28 picture.
+
+U-Net (``UNetGenerator``, pix2pix's ``unet_256`` at depth ``len(channels)``). The 28x28 input is
+reflect-padded to 32x32 (the next multiple of 2^depth) and cropped back at the end. With
+channels (c1, c2, c3, c4) and depth 4, the encoder halves the size with Conv(4x4, s2, p1):
+  32 -> 16 (c1, no norm) -> 8 (c2, BN) -> 4 (c3, BN) -> 2 (c4, innermost, no norm),
+each block after the first preceded by LeakyReLU(0.2); the decoder mirrors it with
+ReLU -> ConvT(4x4, s2) -> BN and concatenates the encoder's feature map of the same size (the
+skip connections), ending in ReLU -> ConvT(C) -> tanh at 32x32. Dropout(0.5), the net's only
+noise, follows the BN of the decoder's ``dropout_blocks`` middle blocks nearest the innermost
+(pix2pix puts it in its 512-channel middle blocks). Masks are drawn per example from a key per
+example (``example_keys``), so a data-parallel step draws the same masks as one device.
+
+PatchGAN (``PatchDiscriminator``, pix2pix's ``NLayerDiscriminator`` with ``n_layers``):
+  Conv(ndf, 4x4, s2) -> LReLU, [Conv(ndf·2^n, 4x4, s2) -> norm -> LReLU] for n = 1..n_layers-1,
+  Conv(ndf·2^n_layers, 4x4, s1) -> norm -> LReLU, Conv(1, 4x4, s1)
+(all with padding 1; widths capped at 8·ndf). Its receptive field, from the output back,
+r ← r·s + (k - s) per layer starting at r = 1:
+  n_layers = 1: 1 -> 4 -> 7 -> 16: 16x16 patches (a 28x28 input gives a 12x12 map of them),
+  n_layers = 2: 16 -> 34 (larger than the whole digit), n_layers = 3: 70 (pix2pix's default).
+For 28-32 px digits we take n_layers = 1: a 16x16 patch spans about a stroke's junctions, half
+the digit, so D judges local stroke shape and sharpness while the L1 (Pix2Pix) or the cycle
+(CycleGAN) term fixes the global content. Conditional (Pix2Pix): D sees the channel concatenation
+(input, output), the input up-sampled as above.
+
+ResNet generator (``ResNetGenerator``, CycleGAN's ``resnet_6blocks`` scaled down):
+  ReflectPad(3) Conv(ngf, 7x7) -> IN -> ReLU, 2 x [Conv(4·ngf·.., 3x3, s2, p1) -> IN -> ReLU]
+  (28 -> 14 -> 7), ``num_blocks`` residual blocks x + [ReflectPad(1) Conv(3x3) IN ReLU
+  ReflectPad(1) Conv(3x3) IN] at 4·ngf, 2 x [ConvT(3x3, s2) -> IN -> ReLU] (7 -> 14 -> 28),
+  ReflectPad(3) Conv(C, 7x7) -> tanh.
+IN is InstanceNorm without affine parameters (InstanceNorm2d's default there). CycleGAN uses
+ngf = 64 and 6 blocks (9 at 256 px); the digit configs scale ngf and the block count down
+(``translation.ngf``, ``translation.resnet_blocks``).
+
+Pix2Pix's normalisation is BatchNorm (the paper, and ``--norm batch`` there); here it runs in
+training mode (batch statistics, averaged over the device axis) in training and with its running
+statistics at inference, with dropout off: a translation of an image then does not depend on its
+batch-mates or on a draw (the original translates one image at a time with batch statistics and
+dropout on, which at batch 1 is instance normalisation; see ``games.pix2pix``).
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from gan_jax.ops import conv as conv_ops
+
+INIT_STD = 0.02
+KERNEL_INIT = nn.initializers.normal(INIT_STD)
+NORMS = ("batch", "instance", "none")
+BN_MOMENTUM = 0.9  # flax's convention for torch's momentum 0.1
+NORM_EPSILON = 1e-5  # torch's BatchNorm2d and InstanceNorm2d
+DROPOUT_RATE = 0.5
+
+
+def _bn_scale_init(key, shape, dtype=jnp.float32):
+  """N(1, 0.02), junyanz's init of BatchNorm weights."""
+  return 1.0 + INIT_STD * jax.random.normal(key, shape, dtype)
+
+
+def norm_layer(kind: str, *, train: bool, axis_name: str | None, name: str | None = None):
+  """x -> BN(x) (batch statistics in training, over ``axis_name``) | IN(x) (no affine) | x."""
+  if kind == "batch":
+    return nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM,
+                        epsilon=NORM_EPSILON, axis_name=axis_name if train else None,
+                        scale_init=_bn_scale_init, name=name)
+  if kind == "instance":
+    return nn.InstanceNorm(epsilon=NORM_EPSILON, use_scale=False, use_bias=False, name=name)
+  if kind == "none":
+    return lambda x: x
+  raise ValueError(f"norm {kind!r} is unknown; valid: {', '.join(NORMS)}")
+
+
+def upsample_to(x, size: int):
+  """Nearest-neighbour up-sampling of (N, h, w, C) to (N, size, size, C) (size a multiple of h);
+  the identity when h == size."""
+  factor = size // x.shape[1]
+  if factor * x.shape[1] != size or x.shape[1] != x.shape[2]:
+    raise ValueError(f"cannot up-sample a {x.shape[1]}x{x.shape[2]} input to {size}x{size}")
+  if factor == 1:
+    return x
+  return jnp.repeat(jnp.repeat(x, factor, axis=1), factor, axis=2)
+
+
+def receptive_field(n_layers: int) -> int:
+  """The PatchGAN's receptive field: r ← r·s + (k - s) over its layers, output to input."""
+  r = 1
+  for k, s in [(4, 1), (4, 1)] + [(4, 2)] * n_layers:
+    r = r * s + (k - s)
+  return r
+
+
+def _reflect(x, pad: int):
+  return jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="reflect")
+
+
+def _dropout(x, example_keys, layer: int):
+  """Dropout(0.5) with one mask per example from ``fold_in(example_key, layer)``."""
+  keep = 1.0 - DROPOUT_RATE
+  masks = jax.vmap(lambda k: jax.random.bernoulli(jax.random.fold_in(k, layer), keep,
+                                                  x.shape[1:]))(example_keys)
+  return jnp.where(masks, x / keep, 0.0)
+
+
+class UNetGenerator(nn.Module):
+  """Pix2Pix's U-Net (module docstring): G(x) for x of any size that up-samples to out_shape."""
+
+  out_shape: tuple
+  channels: tuple = (32, 64, 128, 128)
+  dropout_blocks: int = 1
+  norm: str = "batch"
+  axis_name: str | None = None
+  conv_impl: str = "fast"
+
+  @nn.compact
+  def __call__(self, x, *, train: bool = True, example_keys=None):
+    """``example_keys`` (N,) keys: dropout masks in training; None: no dropout."""
+    conv, conv_t = conv_ops.layer_classes(self.conv_impl)
+    size = self.out_shape[0]
+    depth = len(self.channels)
+    padded = -(-size // 2 ** depth) * 2 ** depth
+    lo = (padded - size) // 2
+    h = upsample_to(x, size)
+    if padded != size:
+      h = jnp.pad(h, ((0, 0), (lo, padded - size - lo), (lo, padded - size - lo), (0, 0)),
+                  mode="reflect")
+    norm = lambda name: norm_layer(self.norm, train=train, axis_name=self.axis_name,  # noqa: E731
+                                   name=name)
+    bias = self.norm == "none"
+    down = lambda c, i: conv(c, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),  # noqa: E731
+                             use_bias=bias, kernel_init=KERNEL_INIT, name=f"down_{i}")
+    skips = []
+    for i, c in enumerate(self.channels):
+      h = down(c, i)(h if i == 0 else nn.leaky_relu(h, 0.2))
+      if 0 < i < depth - 1:
+        h = norm(f"down_norm_{i}")(h)
+      skips.append(h)
+    for i in reversed(range(1, depth)):  # block i's up path: to block i-1's channels
+      h = conv_t(self.channels[i - 1], (4, 4), strides=(2, 2), padding="SAME", use_bias=bias,
+                 kernel_init=KERNEL_INIT, name=f"up_{i}")(nn.relu(h))
+      h = norm(f"up_norm_{i}")(h)
+      if train and example_keys is not None and depth - 1 - self.dropout_blocks <= i < depth - 1:
+        h = _dropout(h, example_keys, i)
+      h = jnp.concatenate([skips[i - 1], h], axis=-1)
+    h = conv_t(self.out_shape[-1], (4, 4), strides=(2, 2), padding="SAME",
+               kernel_init=KERNEL_INIT, name="up_0")(nn.relu(h))
+    return jnp.tanh(h[:, lo:lo + size, lo:lo + size])
+
+
+class ResNetGenerator(nn.Module):
+  """CycleGAN's ResNet generator (module docstring), for 28x28 (any multiple of 4) images."""
+
+  out_shape: tuple
+  ngf: int = 16
+  num_blocks: int = 3
+  norm: str = "instance"
+  axis_name: str | None = None
+  conv_impl: str = "fast"
+
+  @nn.compact
+  def __call__(self, x, *, train: bool = True, example_keys=None):
+    del example_keys  # no dropout (CycleGAN's default, --no_dropout)
+    conv, conv_t = conv_ops.layer_classes(self.conv_impl)
+    norm = lambda name: norm_layer(self.norm, train=train, axis_name=self.axis_name,  # noqa: E731
+                                   name=name)
+    bias = self.norm == "none"
+    c = dict(kernel_init=KERNEL_INIT, use_bias=bias)
+    h = upsample_to(x, self.out_shape[0])
+    h = nn.relu(norm("in_norm")(conv(self.ngf, (7, 7), padding="VALID", name="in_conv", **c)(
+        _reflect(h, 3))))
+    for i in range(2):
+      h = conv(self.ngf * 2 ** (i + 1), (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)),
+               name=f"down_{i}", **c)(h)
+      h = nn.relu(norm(f"down_norm_{i}")(h))
+    width = self.ngf * 4
+    for b in range(self.num_blocks):
+      r = conv(width, (3, 3), padding="VALID", name=f"block_{b}_conv_0", **c)(_reflect(h, 1))
+      r = nn.relu(norm(f"block_{b}_norm_0")(r))
+      r = conv(width, (3, 3), padding="VALID", name=f"block_{b}_conv_1", **c)(_reflect(r, 1))
+      h = h + norm(f"block_{b}_norm_1")(r)
+    for i in range(2):
+      h = conv_t(self.ngf * 2 ** (1 - i), (3, 3), strides=(2, 2), padding="SAME",
+                 name=f"up_{i}", **c)(h)
+      h = nn.relu(norm(f"up_norm_{i}")(h))
+    h = conv(self.out_shape[-1], (7, 7), padding="VALID", kernel_init=KERNEL_INIT,
+             name="out_conv")(_reflect(h, 3))
+    return jnp.tanh(h)
+
+
+class PatchDiscriminator(nn.Module):
+  """PatchGAN (module docstring): D(y) or, given ``condition``, D(concat(condition, y)); returns
+  the (N, h, w) map of per-patch raw outputs."""
+
+  ndf: int = 32
+  n_layers: int = 1
+  norm: str = "batch"
+  axis_name: str | None = None
+  conv_impl: str = "fast"
+
+  @nn.compact
+  def __call__(self, y, condition=None, *, train: bool = True):
+    conv, _ = conv_ops.layer_classes(self.conv_impl)
+    h = y
+    if condition is not None:
+      h = jnp.concatenate([upsample_to(condition, y.shape[1]), y], axis=-1)
+    bias = self.norm == "none"
+    pad = ((1, 1), (1, 1))
+    h = nn.leaky_relu(conv(self.ndf, (4, 4), strides=(2, 2), padding=pad,
+                           kernel_init=KERNEL_INIT, name="conv_0")(h), 0.2)
+    for n in range(1, self.n_layers + 1):
+      stride = 2 if n < self.n_layers else 1
+      h = conv(self.ndf * min(2 ** n, 8), (4, 4), strides=(stride, stride), padding=pad,
+               use_bias=bias, kernel_init=KERNEL_INIT, name=f"conv_{n}")(h)
+      h = norm_layer(self.norm, train=train, axis_name=self.axis_name, name=f"norm_{n}")(h)
+      h = nn.leaky_relu(h, 0.2)
+    h = conv(1, (4, 4), padding=pad, kernel_init=KERNEL_INIT, name="out")(h)
+    return h[..., 0]

@@ -3,7 +3,6 @@ what each loss term does to a few steps of training, exact resume, and k devices
 
 from __future__ import annotations
 
-import dataclasses
 import textwrap
 
 import jax
@@ -12,32 +11,13 @@ import numpy as np
 import pytest
 
 from gan_jax import configs, losses
+from gan_jax.data.translation import TranslationData
 from gan_jax.errors import ConfigError
 from gan_jax.models import translation as nets
 from gan_jax.training import experiment, parallel, updates
 from tests.helpers import run_script
 
 SIZE = 12  # tiny images: every network here works at any multiple of 4
-
-
-@dataclasses.dataclass
-class TinyTranslationData:
-  """A TranslationData-like pair of domains (gan_jax.data.translation's interface)."""
-
-  name: str
-  paired: bool
-  train_a: np.ndarray
-  train_b: np.ndarray
-  test_a: np.ndarray
-  test_b: np.ndarray
-  labels: dict = dataclasses.field(default_factory=dict)
-  baseline: str = ""
-  is_image = True
-
-  shape_a = property(lambda self: tuple(self.train_a.shape[1:]))
-  shape_b = property(lambda self: tuple(self.train_b.shape[1:]))
-  num_train_a = property(lambda self: len(self.train_a))
-  num_train_b = property(lambda self: len(self.train_b))
 
 
 def blobs(n: int, seed: int) -> np.ndarray:
@@ -58,15 +38,15 @@ def stripes(n: int, seed: int) -> np.ndarray:
   return img[..., None].astype(np.float32)
 
 
-def paired_data() -> TinyTranslationData:
+def paired_data() -> TranslationData:
   """b = -a, the blob inverted: a generator must read its input to place it."""
   a, test_a = blobs(256, 0), blobs(64, 1)
-  return TinyTranslationData("tiny_pairs", True, a, -a, test_a, -test_a)
+  return TranslationData("tiny_pairs", True, a, -a, test_a, -test_a, {}, "input")
 
 
-def unpaired_data() -> TinyTranslationData:
-  return TinyTranslationData("tiny_unpaired", False, blobs(256, 2), stripes(200, 3),
-                             blobs(64, 4), stripes(64, 5))
+def unpaired_data() -> TranslationData:
+  return TranslationData("tiny_unpaired", False, blobs(256, 2), stripes(200, 3),
+                         blobs(64, 4), stripes(64, 5), {}, "input")
 
 
 def tiny_config(game: str, **translation) -> configs.ml_collections.ConfigDict:

@@ -4,8 +4,9 @@ r"""StyleGAN2-ADA on class-conditional CIFAR-10: stylegan2-ada-pytorch's ``--cfg
   python -m gan_jax.main --config=experiments/cifar10_stylegan2.py --workdir=runs/cifar10_sg2
 
 Reference command: python train.py --outdir=runs --data=cifar10.zip --gpus=2 --cfg=cifar --cond=1
-Target: FID 2.42 (conditional CIFAR-10, 50k samples against the training set; Karras et al. 2020,
-"Training Generative Adversarial Networks with Limited Data", and the repository's README). Its
+Target: FID 2.42 (train split) (conditional CIFAR-10, 50k samples; Karras et al. 2020,
+"Training Generative Adversarial Networks with Limited Data", and the repository's README). This project's eval compares with training images
+too. Its
 budget is 100,000 kimg: 1,562,500 steps of batch 64.
 
 --cfg=cifar: 512 channels at every resolution (channel_base 32768, channel_max 512), mapping

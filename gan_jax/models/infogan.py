@@ -29,10 +29,11 @@ class InfoGAN28Generator(nn.Module):
   embed_dim: int = 128
   axis_name: str | None = None
   conv_impl: str = "fast"
+  bn_momentum: float = 0.9  # running = m·running + (1 - m)·batch; 0 makes them the batch's
 
   @nn.compact
   def __call__(self, z, labels=None, *, train: bool = True):
-    bn = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9,  # noqa: E731
+    bn = lambda: nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum,  # noqa: E731
                               epsilon=1e-5, axis_name=self.axis_name)
     h = common.concat_label_embedding(z, labels, self.num_classes, self.embed_dim)
     h = nn.relu(bn()(nn.Dense(1024, use_bias=False, name="fc1")(h)))

@@ -5,7 +5,8 @@ r"""StyleGAN2-ADA on class-conditional CIFAR-10: stylegan2-ada-pytorch's ``--cfg
 
 Reference command: python train.py --outdir=runs --data=cifar10.zip --gpus=2 --cfg=cifar --cond=1
 Target: FID 2.42 (train split) (conditional CIFAR-10, 50k samples; Karras et al. 2020,
-"Training Generative Adversarial Networks with Limited Data", and the repository's README). This project's eval compares with training images
+"Training Generative Adversarial Networks with Limited Data", and the repository's README).
+This project's eval compares with training images
 too. Its
 budget is 100,000 kimg: 1,562,500 steps of batch 64.
 

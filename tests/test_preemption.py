@@ -91,10 +91,14 @@ def test_sigterm_checkpoints_the_step_reached_and_the_rerun_is_exact(tmp_path, c
   victim = _start(["gan_jax.main", *args, f"--workdir={stopped}"], cache_env)
   try:
     _wait_for(os.path.join(stopped, "checkpoints", "100"), victim)
+    # Frozen while the second run starts and is refused, so that a slow start on a loaded machine
+    # cannot let the victim reach step 2000 first; SIGTERM waits for SIGCONT.
+    victim.send_signal(signal.SIGSTOP)
     second = run_module("gan_jax.main", *args, f"--workdir={stopped}", check=False, **cache_env)
     assert victim.poll() is None, "the run finished before the second one was refused"
     victim.send_signal(signal.SIGTERM)
     t0 = time.monotonic()
+    victim.send_signal(signal.SIGCONT)
     out, err = victim.communicate(timeout=60)
     stop_s = time.monotonic() - t0
   finally:

@@ -10,7 +10,7 @@ import json
 import sys
 import time
 
-from gan_jax.evaluation import evaluator as evaluation
+from gan_jax.evaluation import evaluator
 from gan_jax.training import checkpointing, experiment
 
 MODES = {"ema+standing": dict(ema_bn_stats="standing"),
@@ -33,7 +33,7 @@ for step in steps or [latest]:
     for k, v in MODES[name].items():
       exp.config[k] = v
     t = time.time()
-    r = evaluation.evaluate(exp, step_state, num=num)
+    r = evaluator.evaluate(exp, step_state, num=num)
     row = {"run": workdir, "step": step, "generator": name, "num": num,
            **{k: r[k] for k in ("fcd", "fcd_floor", "conditional_accuracy", "precision", "recall",
                                 "intra_class_fcd")}, "eval_s": round(time.time() - t, 1)}

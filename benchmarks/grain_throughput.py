@@ -19,8 +19,7 @@ import time
 import numpy as np
 
 from gan_jax import configs
-from gan_jax.data import datasets as data
-from gan_jax.data import grain_loader, sampler
+from gan_jax.data import grain_loader, sampler, sources
 
 
 def write(npz: str, out: str) -> None:
@@ -40,7 +39,7 @@ def _config(path: str, loader: str, batch_size: int, workers: int):
 
 def memory_batches_per_s(path: str, batch_size: int, num: int) -> float:
   c = _config(path, "memory", batch_size, 0)
-  batch_fn = sampler.make_batch_fn(data.load_dataset(c.data), batch_size=batch_size, n_critic=1,
+  batch_fn = sampler.make_batch_fn(sources.load_dataset(c.data), batch_size=batch_size, n_critic=1,
                                 seed=0, with_labels=True)
   batch_fn(0)
   start = time.perf_counter()
@@ -52,7 +51,7 @@ def memory_batches_per_s(path: str, batch_size: int, num: int) -> float:
 def grain_batches_per_s(path: str, batch_size: int, num: int, workers: int) -> float:
   """Timed after the first batch (worker start-up excluded)."""
   c = _config(path, "grain", batch_size, workers)
-  it = grain_loader.make_iterator(data.load_dataset(c.data), c, process_index=0,
+  it = grain_loader.make_iterator(sources.load_dataset(c.data), c, process_index=0,
                                   process_count=1)
   try:
     next(it)

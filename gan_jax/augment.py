@@ -29,7 +29,7 @@ import runpy
 import numpy as np
 from absl import app, flags
 
-from gan_jax import cli
+from gan_jax import cli, files
 from gan_jax.errors import ConfigError
 
 FLAGS = flags.FLAGS
@@ -98,14 +98,12 @@ def train_gan_and_sample(train_x, train_y, dataset, *, rare: int, count: int, se
   """Trains the conditional GAN of ``config_path`` on (train_x, train_y) in ``workdir``
   (resuming a run there) and returns ``count`` of its samples of class ``rare``."""
   from gan_jax.evaluation import sampling
-  from gan_jax.training import experiment
-  from gan_jax.training import loop as train
-  from gan_jax.training import workdir as workdir_lib
+  from gan_jax.training import experiment, loop
 
   os.makedirs(workdir, exist_ok=True)
   data_path = os.path.join(workdir, "imbalanced.npz")
   if not os.path.isfile(data_path):
-    workdir_lib.write_atomic(data_path, lambda tmp: workdir_lib.savez(
+    files.write_atomic(data_path, lambda tmp: files.savez(
         tmp, x_train=_to_uint8(train_x), y_train=train_y.astype(np.int64),
         x_test=_to_uint8(dataset.test_x), y_test=dataset.test_y.astype(np.int64)))
   config = runpy.run_path(config_path)["get_config"]()
@@ -118,7 +116,7 @@ def train_gan_and_sample(train_x, train_y, dataset, *, rare: int, count: int, se
     config.train.checkpoint_every = min(config.train.checkpoint_every, steps)
     config.train.sample_every = min(config.train.sample_every, steps)
     config.train.log_every = min(config.train.log_every, steps)
-  train.train_and_evaluate(config, os.path.join(workdir, "run"))
+  loop.train_and_evaluate(config, os.path.join(workdir, "run"))
   exp, state, _ = experiment.load_run(os.path.join(workdir, "run"))
   z, _ = sampling.fixed_latents(seed, max(count, 1), config.model.z_dim, 0)
   labels = np.full((max(count, 1),), rare, np.int32)
@@ -192,9 +190,9 @@ def run(workdir: str, *, data: str, rare_classes, seeds, **kwargs) -> list[dict]
   """Every (rare class, seed) record, computing the missing ones; writes the table."""
   import ml_collections
 
-  from gan_jax.data import datasets
+  from gan_jax.data import sources
 
-  dataset = datasets.load_dataset(ml_collections.ConfigDict({"name": data, "path": ""}))
+  dataset = sources.load_dataset(ml_collections.ConfigDict({"name": data, "path": ""}))
   bad = [r for r in rare_classes if not 0 <= r < dataset.num_classes]
   if bad:
     raise ConfigError(f"--rare_classes={bad} are not classes of {data!r}; valid: 0 to "

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import ml_collections
 
-from gan_jax.errors import ConfigError
+from gan_jax.errors import ConfigError, check_choice
 
 PARALLEL_MODES = ("pmap", "shard_map")
-EVAL_FEATURES = ("classifier", "inception")  # gan_jax.evaluation.evaluator.FEATURES
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -27,7 +26,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.ema_decay = 0.999  # EMA of G's params used for samples and evaluation; 0 turns it off.
   # Train step from which G's EMA averages (before it, the EMA copies G; BigGAN uses 1000).
   c.ema_start_step = 0
-  # The decay from ema_start_step on (training.updates.ema_decay_at): 'tf' (TensorFlow's
+  # The decay from ema_start_step on (games.updates.ema_decay_at): 'tf' (TensorFlow's
   # ExponentialMovingAverage warm-up min(ema_decay, (1 + t)/(10 + t)), t = step - ema_start_step;
   # not Karras et al.'s ema_rampup, which ramps the half-life with the images seen) | 'none'
   # (ema_decay at once: StudioGAN's and BigGAN-PyTorch's schedule, used by the CIFAR recipes).
@@ -224,54 +223,22 @@ def validate(config, *, num_devices: int) -> None:
   """Raises ConfigError (one line naming the field and the valid choices) for a bad config."""
   from gan_jax import games, losses, models
   from gan_jax.data import grain_loader
-  from gan_jax.evaluation import sampling
-  from gan_jax.ops import ada, augment, conv
-  from gan_jax.training import state, updates
+  from gan_jax.evaluation import evaluator
+  from gan_jax.games import updates
+  from gan_jax.ops import ada, augment
 
   games.get(config.get("game", "gan"))
-  if config.objective not in losses.NAMES:
-    raise ConfigError(
-        f"objective={config.objective!r} is unknown; valid: {', '.join(losses.NAMES)}")
-  if config.model.name not in models.NAMES:
-    raise ConfigError(
-        f"model.name={config.model.name!r} is unknown; valid: {', '.join(models.NAMES)}")
-  if config.model.conditioning not in models.CONDITIONINGS:
-    raise ConfigError(f"model.conditioning={config.model.conditioning!r} is unknown; "
-                      f"valid: {', '.join(models.CONDITIONINGS)}")
-  if config.model.get("d_norm", "auto") not in models.D_NORMS:
-    raise ConfigError(f"model.d_norm={config.model.d_norm!r} is unknown; "
-                      f"valid: {', '.join(models.D_NORMS)}")
+  check_choice("objective", config.objective, losses.NAMES)
+  models.validate_config(config.model)
+  updates.validate_config(config)
+  evaluator.validate_config(config)
+  grain_loader.validate_config(config.data)
   augment.parse_policy(config.reg.get("diffaug", ""))
   ada.check_pipe(config.reg.get("ada_pipe", ""))
   if config.reg.get("ada_pipe", "") and config.get("game", "gan") != "stylegan2":
     raise ConfigError(f"reg.ada_pipe={config.reg.ada_pipe!r} is wired into game='stylegan2' "
                       f"only, not game={config.get('game', 'gan')!r}; set reg.ada_pipe=''")
-  grain_loader.validate_config(config.data)
-  if config.model.get("conv_impl", "fast") not in conv.CONV_IMPLS:
-    raise ConfigError(f"model.conv_impl={config.model.conv_impl!r} is unknown; "
-                      f"valid: {', '.join(conv.CONV_IMPLS)}")
-  if config.get("ema_warmup", "tf") not in updates.EMA_WARMUPS:
-    raise ConfigError(f"ema_warmup={config.ema_warmup!r} is unknown; "
-                      f"valid: {', '.join(updates.EMA_WARMUPS)}")
-  if config.ema_bn_stats not in sampling.EMA_BN_STATS:
-    raise ConfigError(f"ema_bn_stats={config.ema_bn_stats!r} is unknown; "
-                      f"valid: {', '.join(sampling.EMA_BN_STATS)}")
-  if config.optim.schedule not in state.LR_SCHEDULES:
-    raise ConfigError(f"optim.schedule={config.optim.schedule!r} is unknown; "
-                      f"valid: {', '.join(state.LR_SCHEDULES)}")
-  eval_features = config.train.get("eval_features", "classifier")
-  if eval_features not in EVAL_FEATURES:
-    raise ConfigError(f"train.eval_features={eval_features!r} is unknown; "
-                      f"valid: {', '.join(EVAL_FEATURES)}")
-  for field, valid in (("inception_protocol", ("pytorch_fid", "tf_legacy", "clean")),
-                       ("inception_quantize", ("default", "on", "off")),
-                       ("inception_reference_split", ("train", "test"))):
-    value = config.train.get(field, valid[0])
-    if value not in valid:
-      raise ConfigError(f"train.{field}={value!r} is unknown; valid: {', '.join(valid)}")
-  if config.parallel not in PARALLEL_MODES:
-    raise ConfigError(
-        f"parallel={config.parallel!r} is unknown; valid: {', '.join(PARALLEL_MODES)}")
+  check_choice("parallel", config.parallel, PARALLEL_MODES)
   for field in ("train.batch_size", "train.num_steps", "train.n_critic", "train.log_every",
                 "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints",
                 "train.max_consecutive_skips", "model.z_dim"):
@@ -385,7 +352,7 @@ def use_cifar10(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   32x32x3 images; random horizontal flips. Optimisation: batch 64, Adam(2e-4, β = (0.5, 0.999))
   for both players, 5 D updates per step, 100k steps, z ~ N(0, I) of size 128, no EMA.
   StudioGAN's Adam has ε = 1e-6 (optax: 1e-8). Its D sees real and fake in separate calls; so
-  does a BatchNorm D here (``training.steps``), while other Ds see both halves in one call, which
+  does a BatchNorm D here (``games.gan_steps``), while other Ds see both halves in one call, which
   is the same without BatchNorm.
   """
   c.data.update(name="cifar10", random_flip=True)

@@ -20,3 +20,9 @@ class NonFiniteError(RuntimeError):
   def __init__(self, message: str, *, step: int, quantity: str):
     super().__init__(message)
     self.step, self.quantity = step, quantity
+
+
+def check_choice(field: str, value, valid) -> None:
+  """ConfigError ``field=value is unknown; valid: a, b`` unless ``value`` is one of ``valid``."""
+  if value not in valid:
+    raise ConfigError(f"{field}={value!r} is unknown; valid: {', '.join(map(str, valid))}")

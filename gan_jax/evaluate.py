@@ -13,9 +13,8 @@ import os
 
 from absl import app, flags
 
-from gan_jax import cli
+from gan_jax import cli, files
 from gan_jax.errors import ConfigError
-from gan_jax.training import workdir as workdir_lib
 from gan_jax.training import writers
 
 FLAGS = flags.FLAGS
@@ -39,7 +38,7 @@ flags.DEFINE_enum("reference_split", None, ["train", "test"],
 
 
 def append_record(workdir: str, record: dict) -> None:
-  workdir_lib.append_line(os.path.join(workdir, writers.METRICS_FILE), json.dumps(record))
+  files.append_line(os.path.join(workdir, writers.METRICS_FILE), json.dumps(record))
 
 
 def main(argv):

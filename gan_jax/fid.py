@@ -12,7 +12,7 @@ written by ``--save_stats``. One JSON line is printed: fid, kid_mean, kid_std, i
 protocol, weights_sha256, is_available. ``--save_stats=OUT.npz`` writes A's μ, Σ, pool3
 features (N, 2048), IS logits and protocol, so that a dataset's statistics are computed once.
 
-The metrics and what they mean: ``gan_jax.evaluation.fid``.
+The metrics and what they mean: ``gan_jax.evaluation.inception_metrics``.
 """
 
 
@@ -26,7 +26,7 @@ from absl import app, flags
 
 from gan_jax import cli
 from gan_jax.errors import ConfigError
-from gan_jax.evaluation.fid import (
+from gan_jax.evaluation.inception_metrics import (
     REFERENCE_SPLITS,
     InceptionStats,
     inception_metrics,
@@ -86,12 +86,12 @@ def read_source(spec: str, label: str):
     images = arrays["images"]
   else:
     from gan_jax import configs
-    from gan_jax.data import datasets as data
+    from gan_jax.data import sources
 
     data_config = configs.base_config().data
     data_config.name, split = dataset_split(spec)
     try:
-      dataset = data.load_dataset(data_config)
+      dataset = sources.load_dataset(data_config)
     except ConfigError as e:
       raise ConfigError(f"{label}={spec!r} is neither an .npz file nor a dataset gan_jax "
                         f"loads ({e})") from None

@@ -34,9 +34,6 @@ import optax
 
 NAMES = ("minimax", "non_saturating", "wgan", "wgan_gp", "lsgan", "hinge")
 
-OUTPUT_KINDS = ("logit", "critic", "score")
-
-
 def _flat(outputs: jax.Array) -> jax.Array:
   """D outputs of shape (), (N,) or (N, 1) as a vector of shape (N,)."""
   outputs = jnp.asarray(outputs)

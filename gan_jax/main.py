@@ -34,15 +34,15 @@ def main(argv):
   distributed.maybe_initialize()
   from gan_jax.training import (
     checkpointing,  # after jax.distributed.init
+    loop,
     preemption,
     workdir,
   )
-  from gan_jax.training import loop as train
 
   try:
     if FLAGS.takeover_lock:
       workdir.take_over(FLAGS.workdir)
-    train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+    loop.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   except ConfigError as e:
     cli.fail(str(e))
   except preemption.Preempted as e:  # a checkpoint at the stop step; a rerun resumes
@@ -50,7 +50,7 @@ def main(argv):
     code = FLAGS.config.train.get("preempted_exit_code", 0)
     if code:
       raise SystemExit(code) from None
-  except (train.NonFiniteError, checkpointing.NonFiniteStateError, workdir.WriteError) as e:
+  except (loop.NonFiniteError, checkpointing.NonFiniteStateError, workdir.WriteError) as e:
     cli.fail(str(e), status=1)
 
 

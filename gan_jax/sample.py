@@ -27,9 +27,8 @@ import inspect
 
 from absl import app, flags
 
-from gan_jax import cli
+from gan_jax import cli, files
 from gan_jax.errors import ConfigError
-from gan_jax.training import workdir
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "A run directory written by gan_jax.main.")
@@ -67,7 +66,7 @@ def main(argv):
     out = exp.game.samples(state, num=FLAGS.num, seed=FLAGS.seed, **kwargs)
   except ConfigError as e:
     cli.fail(f"--input={FLAGS.input}: {e}" if FLAGS.input else str(e))
-  workdir.write_atomic(FLAGS.out, lambda tmp: workdir.savez(tmp, **out))
+  files.write_atomic(FLAGS.out, lambda tmp: files.savez(tmp, **out))
   num = len(next(iter(out.values())))
   print(f"wrote {num} {'translations' if translating else 'samples'} of step {step} to "
         f"{FLAGS.out}")
@@ -105,7 +104,7 @@ def _reconstruct(exp, state, step):
     cli.fail(f"--reconstruct={FLAGS.reconstruct!r}: images of shape {x.shape[1:]}, the run's "
              f"are {tuple(exp.dataset.example_shape)}")
   out = {"images": exp.game.reconstruct(state, x), "inputs": x}
-  workdir.write_atomic(FLAGS.out, lambda tmp: workdir.savez(tmp, **out))
+  files.write_atomic(FLAGS.out, lambda tmp: files.savez(tmp, **out))
   print(f"wrote {len(x)} reconstructions of step {step} to {FLAGS.out}")
 
 

@@ -70,10 +70,10 @@ def cached_classifier(dataset, cache_dir: str, train_steps: int):
 
   run_script(textwrap.dedent(f"""
       import ml_collections
-      from gan_jax.data import datasets
+      from gan_jax.data import sources
       from gan_jax.evaluation import classifier
       config = ml_collections.ConfigDict({{"name": {dataset.name!r}, "path": ""}})
-      classifier.get_classifier(datasets.load_dataset(config), {cache_dir!r},
+      classifier.get_classifier(sources.load_dataset(config), {cache_dir!r},
                                 train_steps={train_steps}, log=print)
   """), optimized=True)
   logs = []
@@ -110,23 +110,23 @@ def train_in_process(workdir: str, config_path: str = "experiments/tiny.py", **t
 def gan_players(discriminator, *, generator=None, objective: str = "non_saturating",
                 lr: float = 1e-3, z_dim: int = 2, example_shape=(2,), num_classes: int = 0,
                 optimizers=None, seed: int = 0, **step_config):
-  """(steps.Steps, initial GANState) for ``discriminator`` and a small G (by default an MLP on
+  """(gan_steps.Steps, initial GANState) for ``discriminator`` and a small G (by default an MLP on
   2-D points), with Adam(lr, β=(0.5, 0.9)) for both players unless ``optimizers`` is given."""
   import jax
   import ml_collections
 
+  from gan_jax.games import gan_state, gan_steps
   from gan_jax.models import mlp
-  from gan_jax.training import state, steps
 
   generator = generator or mlp.MLPGenerator(
       out_shape=tuple(example_shape), width=16, depth=1, num_classes=num_classes)
-  optimizers = optimizers or state.make_optimizers(
+  optimizers = optimizers or gan_state.make_optimizers(
       ml_collections.ConfigDict(dict(g_lr=lr, d_lr=lr, b1=0.5, b2=0.9)))
-  cfg = steps.StepConfig(objective=objective, num_devices=1, z_dim=z_dim,
-                         num_classes=num_classes, **step_config)
-  gan = steps.bind(generator=generator, discriminator=discriminator,
+  cfg = gan_steps.StepConfig(objective=objective, num_devices=1, z_dim=z_dim,
+                             num_classes=num_classes, **step_config)
+  gan = gan_steps.bind(generator=generator, discriminator=discriminator,
                        optimizers=optimizers, cfg=cfg)
-  init = state.create_state(
+  init = gan_state.create_state(
       jax.random.key(seed), generator=generator, discriminator=discriminator,
       optimizers=optimizers, z_dim=z_dim, example_shape=tuple(example_shape),
       num_classes=num_classes)
@@ -149,9 +149,9 @@ def mapped_d_step(gan, st, batch: dict, key: int = 1, generated=None):
   import jax
 
   par = _one_device()
-  from gan_jax.training import steps
+  from gan_jax.games import gan_steps
 
-  shared = None if generated is None else steps.SharedForward(*generated)
+  shared = None if generated is None else gan_steps.SharedForward(*generated)
   step = par.map_step(lambda s, b, k: gan.d_update(s, b, k, generated=shared),
                       donate_state=False)
   new, metrics = step(par.put_state(st), par.put_batch(batch), jax.random.key(key))
@@ -163,12 +163,12 @@ def mapped_g_step(gan, st, local_batch: int, key: int = 1, latents=None):
   import jax
   import numpy as np
 
-  from gan_jax.training import steps
+  from gan_jax.games import gan_steps
 
   def g_update(s, _, k):
     generated = None
     if latents is not None:
-      generated = steps.shared_forward(s, *latents, generator=gan.generator)
+      generated = gan_steps.shared_forward(s, *latents, generator=gan.generator)
     return gan.g_update(s, local_batch, k, generated=generated)
 
   par = _one_device()

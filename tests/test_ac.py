@@ -13,9 +13,9 @@ import numpy as np
 import optax
 import pytest
 
+from gan_jax.games import gan_state, gan_steps
 from gan_jax.models import mlp
-from gan_jax.training import loop as train
-from gan_jax.training import parallel, state, steps
+from gan_jax.training import loop, parallel
 from tests.helpers import load_config
 
 PAR = parallel.DataParallel("pmap", devices=jax.devices()[:1])
@@ -29,13 +29,13 @@ def _ce(class_logits, labels):
 def _players(ac_weight):
   generator = mlp.MLPGenerator(out_shape=(2,), width=16, depth=1, num_classes=K, embed_dim=4)
   discriminator = mlp.MLPDiscriminator(width=16, depth=2, num_classes=K, conditioning="ac")
-  optimizers = state.Optimizers(g=optax.sgd(1.0), d=optax.sgd(1.0))
-  cfg = steps.StepConfig(objective="non_saturating", num_devices=1, z_dim=2, num_classes=K,
-                         ac_weight=ac_weight)
-  gan = steps.bind(generator=generator, discriminator=discriminator, optimizers=optimizers,
+  optimizers = gan_state.Optimizers(g=optax.sgd(1.0), d=optax.sgd(1.0))
+  cfg = gan_steps.StepConfig(objective="non_saturating", num_devices=1, z_dim=2, num_classes=K,
+                             ac_weight=ac_weight)
+  gan = gan_steps.bind(generator=generator, discriminator=discriminator, optimizers=optimizers,
                        cfg=cfg)
-  s = state.create_state(jax.random.key(0), generator=generator, discriminator=discriminator,
-                         optimizers=optimizers, z_dim=2, example_shape=(2,), num_classes=K)
+  s = gan_state.create_state(jax.random.key(0), generator=generator, discriminator=discriminator,
+                             optimizers=optimizers, z_dim=2, example_shape=(2,), num_classes=K)
   return gan, s
 
 
@@ -51,7 +51,7 @@ def test_ac_terms_of_d_and_g_losses_and_their_gradients(w):
            "fake": rng.normal(size=(N, 2)).astype(np.float32),
            "y_fake": rng.integers(0, K, N)}
   d_step = PAR.map_step(lambda st, b, k: gan.d_update(
-      st, b, k, generated=steps.SharedForward(b["fake"], b["y_fake"])), donate_state=False)
+      st, b, k, generated=gan_steps.SharedForward(b["fake"], b["y_fake"])), donate_state=False)
   new, metrics = d_step(PAR.put_state(s), PAR.put_batch(batch), jax.random.key(2))
   new, metrics = PAR.get_state(new), PAR.fetch(metrics)
 
@@ -69,7 +69,7 @@ def test_ac_terms_of_d_and_g_losses_and_their_gradients(w):
   g_step = PAR.map_step(lambda st, _, k: gan.g_update(st, N, k), donate_state=False)
   new_g, g_metrics = g_step(PAR.put_state(s), PAR.put_batch({"x": batch["x"]}), key)
   new_g, g_metrics = PAR.get_state(new_g), PAR.fetch(g_metrics)
-  z, labels = steps.sample_latents(jax.random.split(key)[0], N, gan.cfg)
+  z, labels = gan_steps.sample_latents(jax.random.split(key)[0], N, gan.cfg)
 
   def g_loss(g_params):
     fake = gan.generator.apply({"params": g_params}, z, labels, train=True)
@@ -92,7 +92,7 @@ def test_a_short_ac_gan_run_trains(tmp_path):
   c.train.sample_every = c.train.checkpoint_every = 60
   c.train.eval_at_end = False
   c.optim.d_lr = c.optim.g_lr = 1e-3
-  out = train.train_and_evaluate(c, str(tmp_path / "run"))
+  out = loop.train_and_evaluate(c, str(tmp_path / "run"))
   history = out["history"]
   assert all(np.isfinite(r[k]) for r in history for k in ("d_loss", "g_loss", "d_ac_loss"))
   assert history[-1]["d_ac_loss"] < 0.7 * history[0]["d_ac_loss"]

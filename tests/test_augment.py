@@ -8,18 +8,18 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax.data import datasets as data
-from gan_jax.data import sampler
+from gan_jax.data import sampler, sources
 from gan_jax.errors import ConfigError
+from gan_jax.games import gan_state, gan_steps
 from gan_jax.ops import augment
-from gan_jax.training import parallel, state, steps
+from gan_jax.training import parallel
 
 PAR = parallel.DataParallel("pmap", devices=jax.devices()[:1])
 
 
 def _images(n=16, seed=0):
   x = np.random.default_rng(seed).uniform(-1, 1, (n, 8, 8, 3)).astype(np.float32)
-  return data.Dataset("synthetic", x, None, x[:2], None)
+  return sources.Dataset("synthetic", x, None, x[:2], None)
 
 
 def test_flips_mirror_about_half_the_images_as_a_function_of_seed_and_step():
@@ -47,7 +47,7 @@ def test_random_flip_needs_images():
   config = configs.use_ring(configs.base_config())
   config.data.random_flip = True
   with pytest.raises(ConfigError, match="data.random_flip=True needs an image dataset"):
-    configs.validate_against_data(config, data.load_dataset(config.data))
+    configs.validate_against_data(config, sources.load_dataset(config.data))
 
 
 POLICY = "color,translation,cutout"
@@ -128,11 +128,11 @@ def test_diffaugment_reaches_d_on_real_and_fake_and_g_through_it():
   through T."""
   seen = _SEEN
   g, d = _ConstantG(), _SpyD()
-  tx = state.make_optimizers(_optim())
-  cfg = steps.StepConfig(objective="non_saturating", num_devices=1, z_dim=2, diffaug="cutout")
-  gan = steps.bind(generator=g, discriminator=d, optimizers=tx, cfg=cfg)
-  s = state.create_state(jax.random.key(0), generator=g, discriminator=d, optimizers=tx,
-                         z_dim=2, example_shape=(32, 32, 3))
+  tx = gan_state.make_optimizers(_optim())
+  cfg = gan_steps.StepConfig(objective="non_saturating", num_devices=1, z_dim=2, diffaug="cutout")
+  gan = gan_steps.bind(generator=g, discriminator=d, optimizers=tx, cfg=cfg)
+  s = gan_state.create_state(jax.random.key(0), generator=g, discriminator=d, optimizers=tx,
+                             z_dim=2, example_shape=(32, 32, 3))
   seen.clear()
   batch = {"x": np.ones((4, 1, 32, 32, 3), np.float32)}
   new, metrics = PAR.map_step(gan.train_step, donate_state=False)(

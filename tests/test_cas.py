@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gan_jax.data import datasets
+from gan_jax.data import sources
 from gan_jax.evaluation import cas
 
 
 @pytest.fixture(scope="module")
 def digits():
-  return datasets.load_digits(28)
+  return sources.load_digits(28)
 
 
 def test_cas_of_an_oracle_generator_matches_a_classifier_trained_on_real_data(digits):

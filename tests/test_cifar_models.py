@@ -36,8 +36,7 @@ import numpy as np
 import pytest
 
 from gan_jax import models
-from gan_jax.data import datasets as data
-from gan_jax.data import sampler
+from gan_jax.data import sampler, sources
 from gan_jax.errors import ConfigError
 from gan_jax.training import experiment, parallel
 from tests.helpers import load_config
@@ -51,11 +50,11 @@ RECIPE_COUNTS = {  # recipe: (G params, D params)
 }
 
 
-def _synthetic(num: int = 64, classes: int = 10) -> data.Dataset:
+def _synthetic(num: int = 64, classes: int = 10) -> sources.Dataset:
   rng = np.random.default_rng(0)
   x = rng.uniform(-1, 1, (num, 32, 32, 3)).astype(np.float32)
   y = rng.integers(0, classes, num).astype(np.int32)
-  return data.Dataset("synthetic", x, y, x[:8], y[:8], num_classes=classes)
+  return sources.Dataset("synthetic", x, y, x[:8], y[:8], num_classes=classes)
 
 
 def _config(recipe: str, overrides: dict | None = None):

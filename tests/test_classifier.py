@@ -12,7 +12,8 @@ import ml_collections
 import numpy as np
 import pytest
 
-from gan_jax.data import datasets as data
+from gan_jax import files
+from gan_jax.data import sources
 from gan_jax.errors import ConfigError
 from gan_jax.evaluation import classifier
 from tests.helpers import cached_classifier
@@ -22,7 +23,7 @@ STEPS = 100  # ~0.94 test accuracy on digits
 
 @pytest.fixture(scope="module")
 def digits():
-  return data.load_dataset(ml_collections.ConfigDict({"name": "digits", "path": ""}))
+  return sources.load_dataset(ml_collections.ConfigDict({"name": "digits", "path": ""}))
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +76,7 @@ def test_cache_is_written_and_reloaded_without_training(digits, cache_and_clf, m
 
 def test_cache_dir_from_environment(digits, cache_and_clf, monkeypatch):
   cache, _ = cache_and_clf
-  monkeypatch.setenv(classifier.CACHE_ENV, cache)
+  monkeypatch.setenv(files.CACHE_ENV, cache)
   calls = _counting_train(monkeypatch)
   classifier.get_classifier(digits, train_steps=STEPS, log=lambda s: None)
   assert not calls
@@ -128,14 +129,14 @@ def test_real_vs_real_floor(digits, cache_and_clf):
 
 
 def test_unlabelled_data_is_rejected():
-  mog = data.load_dataset(ml_collections.ConfigDict({"name": "mog_ring", "path": ""}))
+  mog = sources.load_dataset(ml_collections.ConfigDict({"name": "mog_ring", "path": ""}))
   with pytest.raises(ConfigError):
     classifier.get_classifier(mog, "/nonexistent")
 
 
 def test_colour_32x32_images_work(digits):
   rng = np.random.default_rng(0)
-  colour = data.Dataset("rgb", rng.uniform(-1, 1, (64, 32, 32, 3)).astype(np.float32),
+  colour = sources.Dataset("rgb", rng.uniform(-1, 1, (64, 32, 32, 3)).astype(np.float32),
                         rng.integers(0, 4, 64).astype(np.int32),
                         rng.uniform(-1, 1, (16, 32, 32, 3)).astype(np.float32),
                         rng.integers(0, 4, 16).astype(np.int32), num_classes=4)

@@ -6,8 +6,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from gan_jax.data import datasets as data
-from gan_jax.data import sampler
+from gan_jax.data import sampler, sources
 from gan_jax.errors import ConfigError
 
 
@@ -18,21 +17,21 @@ def _cfg(**kw):
 
 
 def test_embedded_mnist_is_real_mnist():
-  ds = data.load_dataset(_cfg())
+  ds = sources.load_dataset(_cfg())
   assert ds.train_x.shape == (60000, 28, 28, 1) and ds.test_x.shape == (10000, 28, 28, 1)
   assert ds.train_x.min() == -1.0 and ds.train_x.max() == 1.0
   assert list(ds.train_y[:6]) == [5, 0, 4, 1, 9, 2] and ds.num_classes == 10
 
 
 def test_digits_resized():
-  ds = data.load_dataset(_cfg(name="digits"))
+  ds = sources.load_dataset(_cfg(name="digits"))
   assert ds.train_x.shape[1:] == (28, 28, 1) and ds.num_classes == 10
   assert -1.0 <= ds.train_x.min() < ds.train_x.max() <= 1.0
 
 
 @pytest.mark.parametrize("name,modes,std", [("mog_ring", 8, 0.02), ("mog_grid", 25, 0.05)])
 def test_mixtures(name, modes, std):
-  ds = data.load_dataset(_cfg(name=name))
+  ds = sources.load_dataset(_cfg(name=name))
   assert ds.mode_centers.shape == (modes, 2) and ds.mode_std == std
   d = np.linalg.norm(ds.train_x[:, None] - ds.mode_centers[None], axis=-1).min(1)
   # |x - mu|^2 / std^2 ~ chi2(2): P(within 3 std) = 1 - exp(-9/2).
@@ -45,19 +44,19 @@ def test_npz_layout_errors(tmp_path):
   bad = tmp_path / "bad.npz"
   np.savez(bad, images=np.zeros((4, 28, 28), np.uint8))
   with pytest.raises(ConfigError, match="lacks key"):
-    data.load_dataset(_cfg(path=str(bad)))
+    sources.load_dataset(_cfg(path=str(bad)))
   np.savez(bad, x_train=np.zeros((4, 28, 28), np.float32))
   with pytest.raises(ConfigError, match="uint8"):
-    data.load_dataset(_cfg(path=str(bad)))
+    sources.load_dataset(_cfg(path=str(bad)))
   np.savez(bad, x_train=np.zeros((4, 28, 28), np.uint8), y_train=np.zeros((3,), np.int64))
   with pytest.raises(ConfigError, match="y_train"):
-    data.load_dataset(_cfg(path=str(bad)))
+    sources.load_dataset(_cfg(path=str(bad)))
   with pytest.raises(ConfigError, match="does not exist"):
-    data.load_dataset(_cfg(path=str(tmp_path / "missing.npz")))
+    sources.load_dataset(_cfg(path=str(tmp_path / "missing.npz")))
 
 
 def test_batches_are_a_pure_function_of_step():
-  ds = data.load_dataset(_cfg(name="digits"))
+  ds = sources.load_dataset(_cfg(name="digits"))
   a = sampler.make_batch_fn(ds, batch_size=32, n_critic=2, seed=3)
   b = sampler.make_batch_fn(ds, batch_size=32, n_critic=2, seed=3)
   for step in (0, 5, 44, 3):  # out of order: a resumed run starts mid-way
@@ -73,7 +72,7 @@ def _indexed_dataset(n=103, num_classes=10):
   """Example i is the image filled with i; its label is a fixed random class."""
   x = np.broadcast_to(np.arange(n, dtype=np.float32)[:, None, None, None], (n, 2, 2, 1))
   y = np.random.default_rng(0).integers(0, num_classes, n).astype(np.int32)
-  return data.Dataset("indexed", x.copy(), y, x[:0], y[:0], num_classes=num_classes), y
+  return sources.Dataset("indexed", x.copy(), y, x[:0], y[:0], num_classes=num_classes), y
 
 
 def test_batch_of_a_late_step_is_read_the_same_by_a_fresh_sampler_with_each_label_paired():
@@ -104,7 +103,7 @@ def test_each_epoch_visits_every_example_once():
 
 
 def test_process_shards_partition_the_global_batch():
-  ds = data.load_dataset(_cfg(name="mog_ring"))
+  ds = sources.load_dataset(_cfg(name="mog_ring"))
   full = sampler.make_batch_fn(ds, batch_size=8, n_critic=1, seed=0)(7)["x"]
   parts = [sampler.make_batch_fn(ds, batch_size=8, n_critic=1, seed=0, process_index=i,
                               process_count=2)(7)["x"] for i in range(2)]
@@ -118,7 +117,7 @@ def test_keras_cifar10_layout_npz_loads(tmp_path):
   np.savez(path, x_train=rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8),
            y_train=np.arange(6, dtype=np.uint8)[:, None],
            x_test=np.zeros((2, 32, 32, 3), np.uint8), y_test=np.array([[9], [1]], np.uint8))
-  ds = data.load_dataset(_cfg(path=path))
+  ds = sources.load_dataset(_cfg(path=path))
   assert ds.is_image and ds.example_shape == (32, 32, 3) and ds.num_classes == 10
   assert ds.train_y.shape == (6,) and ds.train_y.dtype == np.int32
   assert list(ds.train_y) == list(range(6)) and list(ds.test_y) == [9, 1]

@@ -12,10 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax.evaluation import diagnostics
-from gan_jax.evaluation import evaluator as evaluation
-from gan_jax.training import experiment, writers
-from gan_jax.training import loop as train
+from gan_jax.evaluation import diagnostics, evaluator
+from gan_jax.training import experiment, loop, writers
 from tests.helpers import load_config
 
 
@@ -143,7 +141,7 @@ def test_mode_collapse_flag_of_constructed_ring_generators(collapsed):
   game = copy.copy(exp.game)  # the GAN game samples from the oracle
   game.generator = oracle
   exp = dataclasses.replace(exp, game=game)
-  result = evaluation.evaluate(exp, s, num=2000)
+  result = evaluator.evaluate(exp, s, num=2000)
   assert result["high_quality_fraction"] > 0.95
   assert result["mode_collapse"] is collapsed
   expected_kl = np.log(8) if collapsed else 0.0
@@ -160,7 +158,7 @@ def test_trainer_logs_per_step_oscillation_and_the_flags(tmp_path):
     c.train.sample_every = c.train.checkpoint_every = 8
     c.train.eval_num = 500
     workdir = str(tmp_path / name)
-    out = train.train_and_evaluate(c, workdir)
+    out = loop.train_and_evaluate(c, workdir)
     with open(os.path.join(workdir, writers.METRICS_FILE)) as f:
       return out, [json.loads(line) for line in f]
 
@@ -197,7 +195,7 @@ def test_vanishing_gradient_flag_fires_on_minimax_with_a_strong_d(tmp_path, obje
   c.train.sample_every = c.train.checkpoint_every = 400
   c.train.eval_at_end = False
   workdir = str(tmp_path / objective)
-  out = train.train_and_evaluate(c, workdir)
+  out = loop.train_and_evaluate(c, workdir)
   with open(os.path.join(workdir, writers.METRICS_FILE)) as f:
     last = [json.loads(line) for line in f][-1]
   with open(os.path.join(workdir, writers.SUMMARY_FILE)) as f:
@@ -249,10 +247,11 @@ def _dirac_gan_records(lr: float, num_steps: int = 400, log_every: int = 100) ->
   cycle with a period of ≈ π/lr steps."""
   import optax
 
-  from gan_jax.training import parallel, state
+  from gan_jax.games import gan_state
+  from gan_jax.training import parallel
   from tests.helpers import gan_players
 
-  optimizers = state.Optimizers(g=optax.sgd(lr), d=optax.sgd(lr))
+  optimizers = gan_state.Optimizers(g=optax.sgd(lr), d=optax.sgd(lr))
   gan, s = gan_players(LinearCritic(), generator=DiracGenerator(), objective="wgan",
                        optimizers=optimizers, z_dim=1, example_shape=(1,))
   par = parallel.DataParallel("pmap", devices=jax.devices()[:1])
@@ -300,7 +299,7 @@ def test_oscillation_flag_stays_quiet_on_the_shipped_ring_recipe(tmp_path):
   c = load_config("experiments/mog.py")
   c.train.num_steps, c.train.eval_at_end = 1000, False
   c.train.sample_every = c.train.checkpoint_every = 1000
-  out = train.train_and_evaluate(c, str(tmp_path / "mog"))
+  out = loop.train_and_evaluate(c, str(tmp_path / "mog"))
   records = [r for r in out["history"] if "d_loss_cycle_share" in r]
   assert len(records) == 4 and not any(r["oscillating"] for r in records), records
   assert out["diagnostics"]["oscillation"] is False

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from gan_jax import configs
-from gan_jax.data import datasets as data
-from gan_jax.evaluation import evaluator as evaluation
+from gan_jax.data import sources
+from gan_jax.evaluation import evaluator
 from gan_jax.training import experiment
 from tests.helpers import cached_classifier, run_module, train_in_process
 
@@ -23,7 +23,7 @@ def _digits_experiment(conditional: bool):
   c.data.name = "digits"
   c.conditional = conditional
   c.train.batch_size = 8
-  ds = data.load_dataset(c.data)
+  ds = sources.load_dataset(c.data)
   return experiment.build(c, num_devices=1, dataset=ds)
 
 
@@ -36,7 +36,7 @@ def conditional_digits(tmp_path_factory):
 
 def test_image_metrics_of_an_untrained_conditional_generator(conditional_digits):
   exp, clf = conditional_digits
-  result = evaluation.evaluate(exp, exp.init_state(), num=200, classifier=clf)
+  result = evaluator.evaluate(exp, exp.init_state(), num=200, classifier=clf)
   for key in ("fcd", "fcd_floor", "kid", "precision", "recall", "density", "coverage",
               "classifier_score", "conditional_accuracy", "intra_class_fcd"):
     assert np.isfinite(result[key]), key
@@ -96,9 +96,9 @@ def test_precision_and_recall_of_a_generator_collapsed_onto_one_real_image(condi
   config.ema_bn_stats = "live"
   exp = dataclasses.replace(exp, config=config)
   num = 200
-  one_real = evaluation._real_subset(exp.dataset.train_x, exp.dataset.train_y, num, 0)[0][0]
+  one_real = evaluator._real_subset(exp.dataset.train_x, exp.dataset.train_y, num, 0)[0][0]
   collapsed = _with_generator(exp, CollapsedGenerator(one_real))
-  result = evaluation.evaluate(collapsed, exp.init_state(), num=num, classifier=clf,
+  result = evaluator.evaluate(collapsed, exp.init_state(), num=num, classifier=clf,
                                feature_fn=lambda x: np.asarray(x).reshape(len(x), -1))
   assert result["precision"] == 1.0
   assert result["recall"] < 0.05
@@ -112,12 +112,12 @@ def test_image_metrics_of_an_oracle_conditional_generator(conditional_digits):
   config.ema_bn_stats = "live"  # the oracle has no BatchNorm statistics to recompute
   exp = dataclasses.replace(exp, config=config)
   oracle = _with_generator(exp, OracleGenerator(exp.dataset))
-  result = evaluation.evaluate(oracle, exp.init_state(), num=200, classifier=clf)
+  result = evaluator.evaluate(oracle, exp.init_state(), num=200, classifier=clf)
   assert result["conditional_accuracy"] == pytest.approx(clf.test_accuracy, abs=0.08)
   assert clf.test_accuracy > 0.5
   assert result["fcd"] < 1.5 * result["fcd_floor"]
   shuffled = _with_generator(exp, OracleGenerator(exp.dataset, shuffled=True))
-  result = evaluation.evaluate(shuffled, exp.init_state(), num=200, classifier=clf)
+  result = evaluator.evaluate(shuffled, exp.init_state(), num=200, classifier=clf)
   assert result["conditional_accuracy"] == pytest.approx(0.1, abs=0.07)
 
 
@@ -128,12 +128,12 @@ def test_a_user_feature_fn_replaces_the_classifier(tmp_path):
   unlabelled = dataclasses.replace(exp.dataset, train_y=None, test_y=None, num_classes=0)
   exp = dataclasses.replace(exp, dataset=unlabelled)
   pixels = lambda x: np.asarray(x).reshape(len(x), -1)[:, ::8]  # noqa: E731
-  result = evaluation.evaluate_images(exp, exp.init_state(), num=100, feature_fn=pixels,
+  result = evaluator.evaluate_images(exp, exp.init_state(), num=100, feature_fn=pixels,
                                       classifier=None, cache_dir=str(tmp_path))
   assert np.isfinite(result["fcd"]) and "conditional_accuracy" not in result
   assert "classifier_score" not in result and not os.listdir(tmp_path)  # no classifier made
   with pytest.raises(ValueError, match="needs a feature_fn"):
-    evaluation.evaluate_images(exp, exp.init_state(), num=100, classifier=None)
+    evaluator.evaluate_images(exp, exp.init_state(), num=100, classifier=None)
 
 
 def test_evaluate_cli_appends_to_metrics(tmp_path):

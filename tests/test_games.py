@@ -15,8 +15,9 @@ import pytest
 
 from gan_jax import configs, games, losses
 from gan_jax.data import sampler
+from gan_jax.games import updates
 from gan_jax.games.base import Game
-from gan_jax.training import experiment, loop, updates
+from gan_jax.training import experiment, loop
 
 
 @flax.struct.dataclass

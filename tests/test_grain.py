@@ -20,8 +20,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from gan_jax import configs
-from gan_jax.data import datasets as data
-from gan_jax.data import grain_loader, sampler
+from gan_jax.data import grain_loader, sampler, sources
 from gan_jax.errors import ConfigError
 from gan_jax.training import checkpointing
 from tests.helpers import load_config
@@ -39,7 +38,7 @@ NUM_RECORDS = 192
 @pytest.fixture(scope="module")
 def records(tmp_path_factory) -> tuple[str, np.ndarray, np.ndarray]:
   """(path, images, labels) of an array_record file of MNIST digits (distinct images)."""
-  with np.load(data.embedded_mnist_path()) as f:
+  with np.load(sources.embedded_mnist_path()) as f:
     images, labels = f["x_train"][:NUM_RECORDS], f["y_train"][:NUM_RECORDS]
   assert len({x.tobytes() for x in images}) == NUM_RECORDS
   path = str(tmp_path_factory.mktemp("records") / "mnist.array_record")
@@ -61,7 +60,7 @@ def _config(path: str, **data_fields):
 def _batches(path, num, *, process_index=0, process_count=1, **fields):
   config = _config(path, **fields)
   config.train.n_critic = 2
-  dataset = data.load_dataset(config.data)
+  dataset = sources.load_dataset(config.data)
   it = grain_loader.make_iterator(dataset, config, process_index=process_index,
                                   process_count=process_count)
   out = [next(it) for _ in range(num)]
@@ -77,8 +76,8 @@ def test_batches_are_shaped_as_the_memory_paths_scaled_and_flipped(records):
   path, images, labels = records
   config = _config(path, loader="memory")
   config.train.n_critic = 2
-  memory = sampler.make_batch_fn(data.load_dataset(config.data), batch_size=16, n_critic=2, seed=0,
-                              with_labels=True)(0)
+  memory = sampler.make_batch_fn(sources.load_dataset(config.data), batch_size=16, n_critic=2,
+                                 seed=0, with_labels=True)(0)
   (batch,) = _batches(path, 1, random_flip=True)
   assert batch.keys() == memory.keys() == {"x", "y"}
   for k in batch:
@@ -113,7 +112,7 @@ def test_process_shards_are_disjoint_and_each_process_gets_its_part_of_the_batch
 def test_the_iterator_state_resumes_the_same_batches(records):
   path, _, _ = records
   config = _config(path, random_flip=True)
-  dataset = data.load_dataset(config.data)
+  dataset = sources.load_dataset(config.data)
   it = grain_loader.make_iterator(dataset, config, process_index=0, process_count=1)
   stream = grain_loader.batches_with_state(it, 7)
   batches, states = zip(*stream, strict=True)
@@ -127,7 +126,7 @@ def test_the_iterator_state_resumes_the_same_batches(records):
 
 
 def test_trains_on_a_mocked_tfds_source_and_checkpoints_the_iterator(tmp_path, monkeypatch):
-  from gan_jax.training import loop as train
+  from gan_jax.training import loop
 
   # tfds' mocked source failed now and then ("Cannot spec a Mock object") when grain's 16 read
   # threads called it at once; one thread reads it reliably.
@@ -139,9 +138,9 @@ def test_trains_on_a_mocked_tfds_source_and_checkpoints_the_iterator(tmp_path, m
   config.train.log_every = config.train.sample_every = config.train.checkpoint_every = 2
   config.train.eval_at_end = False
   with tfds.testing.mock_data(num_examples=40, policy=tfds.testing.MockPolicy.USE_CODE):
-    dataset = data.load_dataset(config.data)
+    dataset = sources.load_dataset(config.data)
     assert dataset.stream.tfds_name == "fashion_mnist" and dataset.num_train_examples == 40
-    summary = train.train_and_evaluate(config, str(tmp_path))
+    summary = loop.train_and_evaluate(config, str(tmp_path))
   assert summary["final_step"] == 2
   step_dir = os.path.join(checkpointing.checkpoint_dir(str(tmp_path)), "2")
   assert "process_0-of-1.json" in os.listdir(os.path.join(step_dir, grain_loader.DATA_ITEM))
@@ -253,12 +252,12 @@ def _data_config(**fields) -> ml_collections.ConfigDict:
 def test_auto_holds_small_datasets_and_streams_large_ones(records, monkeypatch):
   path = records[0]
   for fields in ({"name": "mnist"}, {"name": "digits"}, {"name": "mog_ring"},
-                 {"path": data.embedded_mnist_path()}, {"path": path}):
+                 {"path": sources.embedded_mnist_path()}, {"path": path}):
     assert grain_loader.resolve_loader(_data_config(**fields)) == "memory", fields
-  assert data.load_dataset(_data_config(path=path)).stream is None
+  assert sources.load_dataset(_data_config(path=path)).stream is None
   monkeypatch.setattr(grain_loader, "AUTO_GRAIN_BYTES", NUM_RECORDS * 28 * 28 * 4 - 1)
   assert grain_loader.resolve_loader(_data_config(path=path)) == "grain"
-  assert data.load_dataset(_data_config(path=path)).stream.num_examples == NUM_RECORDS
+  assert sources.load_dataset(_data_config(path=path)).stream.num_examples == NUM_RECORDS
   with tfds.testing.mock_data(num_examples=40, policy=tfds.testing.MockPolicy.USE_CODE):
     # The mocked split (no split info: its source's length) holds 40 x 28x28 float32 images.
     monkeypatch.setattr(grain_loader, "AUTO_GRAIN_BYTES", 40 * 28 * 28 * 4)
@@ -285,4 +284,4 @@ def test_config_errors_name_the_field_in_one_line(fields, message):
 
 def test_a_path_matching_no_array_record_file_is_a_config_error(tmp_path):
   with pytest.raises(ConfigError, match="matches no .array_record file"):
-    data.load_dataset(_data_config(path=str(tmp_path / "none-*.array_record")))
+    sources.load_dataset(_data_config(path=str(tmp_path / "none-*.array_record")))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from gan_jax import configs
-from gan_jax.data import datasets, idx
+from gan_jax.data import idx, sources
 from gan_jax.errors import ConfigError
 
 
@@ -44,7 +44,7 @@ def test_data_name_fashion_mnist_reads_the_debian_files(tmp_path, monkeypatch):
   monkeypatch.setattr(idx, "DEBIAN_FASHION_MNIST", str(tmp_path))
   c = configs.base_config().data
   c.name = "fashion_mnist"
-  ds = datasets.load_dataset(c)
+  ds = sources.load_dataset(c)
   assert ds.name == "fashion_mnist" and len(ds.train_x) == 5  # not TFDS's 60000
 
 
@@ -65,7 +65,7 @@ def test_the_installed_debian_fashion_mnist():
                 "(apt-get install dataset-fashion-mnist)")
   c = configs.base_config().data
   c.name = "fashion_mnist"
-  ds = datasets.load_dataset(c)
+  ds = sources.load_dataset(c)
   assert ds.train_x.shape == (60000, 28, 28, 1) and ds.test_x.shape == (10000, 28, 28, 1)
   assert ds.num_classes == 10 and list(ds.train_y[:5]) == [9, 0, 0, 3, 0]
   assert np.bincount(ds.test_y).tolist() == [1000] * 10

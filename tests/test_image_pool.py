@@ -1,4 +1,4 @@
-"""The history buffer of generated images (gan_jax.training.image_pool)."""
+"""The history buffer of generated images (gan_jax.games.image_pool)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gan_jax.training import image_pool
+from gan_jax.games import image_pool
 
 
 def _images(start: int, n: int) -> jax.Array:

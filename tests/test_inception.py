@@ -21,10 +21,16 @@ import sys
 import numpy as np
 import pytest
 
-from gan_jax import configs
-from gan_jax.data import datasets as data
+from gan_jax import configs, files
+from gan_jax.data import sources
 from gan_jax.errors import ConfigError
-from gan_jax.evaluation import fid, inception, inception_weights, torch_reader
+from gan_jax.evaluation import (
+  inception,
+  inception_metrics,
+  inception_weights,
+  metrics,
+  torch_reader,
+)
 from gan_jax.training import experiment
 from tests import torch_pth
 from tests.helpers import REPO, run_module
@@ -221,9 +227,9 @@ def test_fid_cli_prints_the_metrics_and_saves_reusable_stats(tmp_path, weights, 
   assert result["weights_sha256"] == extractor.weights_sha256
   assert result["n_a"] == result["n_b"] == 6
   # The same numbers in-process, from the features of the module's extractor.
-  ref = fid.InceptionStats.of_images(extractor, np.load(a)["images"])
-  gen = fid.InceptionStats.of_images(extractor, np.load(b)["images"])
-  expected = fid.inception_metrics(ref, gen)
+  ref = inception_metrics.InceptionStats.of_images(extractor, np.load(a)["images"])
+  gen = inception_metrics.InceptionStats.of_images(extractor, np.load(b)["images"])
+  expected = inception_metrics.inception_metrics(ref, gen)
   for key in ("fid", "kid_mean", "is_mean", "precision", "coverage"):
     assert result[key] == pytest.approx(expected[key], rel=1e-3, abs=1e-6), key
   assert result["fid"] > 0 and result["is_mean"] >= 1.0
@@ -282,20 +288,22 @@ def test_a_run_is_evaluated_against_cached_reference_stats(tmp_path, extractor):
   c = configs.base_config()
   c.data.name = "digits"
   c.model.update(name="mlp", width=16, depth=1, z_dim=4)  # cheap to build and to compile
-  exp = experiment.build(c, num_devices=1, dataset=data.load_dataset(c.data))
+  exp = experiment.build(c, num_devices=1, dataset=sources.load_dataset(c.data))
   kwargs = dict(num=6, cache_dir=str(tmp_path), feature_fn=extractor)
-  first = fid.evaluate_run(exp, exp.init_state(), **kwargs)
+  first = inception_metrics.evaluate_run(exp, exp.init_state(), **kwargs)
   stats_dir = os.path.join(str(tmp_path), "inception", "stats")
   cached = os.listdir(stats_dir)
   assert len(cached) == 1 and cached[0].startswith("digits-train-")
-  assert fid.evaluate_run(exp, exp.init_state(), **kwargs) == first  # from the cache
+  assert inception_metrics.evaluate_run(exp, exp.init_state(), **kwargs) == first  # from the cache
   with open(os.path.join(stats_dir, cached[0]), "wb") as f:  # a corrupt cache entry
     f.write(b"PK\x03\x04 truncated")
-  assert fid.evaluate_run(exp, exp.init_state(), **kwargs) == first  # recomputed
-  assert fid.InceptionStats.load(os.path.join(stats_dir, cached[0])).protocol == first["protocol"]
+  assert inception_metrics.evaluate_run(exp, exp.init_state(), **kwargs) == first  # recomputed
+  reloaded = inception_metrics.InceptionStats.load(os.path.join(stats_dir, cached[0]))
+  assert reloaded.protocol == first["protocol"]
   assert first["features"] == "inception" and np.isfinite(first["fid"]) and first["fid"] > 0
   assert first["reference_split"] == "train" and first["protocol"] == "pytorch_fid/float"
-  test_split = fid.evaluate_run(exp, exp.init_state(), reference_split="test", **kwargs)
+  test_split = inception_metrics.evaluate_run(exp, exp.init_state(), reference_split="test",
+                                              **kwargs)
   assert len(os.listdir(stats_dir)) == 2 and test_split["fid"] != first["fid"]
 
 
@@ -317,10 +325,11 @@ def test_inception_score_is_that_of_the_generated_sets_logits():
   features = rng.normal(size=(n, 16))
   confident = np.full((n, k), -20.0)
   confident[np.arange(n), np.arange(n) % 8] = 20.0
-  ref = fid.InceptionStats(features, np.zeros((n, k)), *fid.metrics.feature_stats(features))
-  gen = fid.InceptionStats(features + 0.1, confident,
-                           *fid.metrics.feature_stats(features + 0.1))
-  out = fid.inception_metrics(ref, gen)
+  ref = inception_metrics.InceptionStats(features, np.zeros((n, k)),
+                                         *metrics.feature_stats(features))
+  gen = inception_metrics.InceptionStats(features + 0.1, confident,
+                                         *metrics.feature_stats(features + 0.1))
+  out = inception_metrics.inception_metrics(ref, gen)
   assert out["is_mean"] == pytest.approx(8.0, rel=1e-3)
 
 
@@ -402,16 +411,17 @@ def test_features_on_the_real_tf_weights_match_the_torchscript_module():
 def test_without_fc_is_is_null_and_reported(extractor):
   rng = np.random.default_rng(0)
   feats = [rng.normal(size=(8, inception.FEATURE_DIM)).astype(np.float32) for _ in range(2)]
-  ref, gen = (fid.InceptionStats(f, np.zeros((8, 0), np.float32), *fid.metrics.feature_stats(f),
-                                 weights_sha256="ab" * 32, protocol="tf_legacy/u8")
+  ref, gen = (inception_metrics.InceptionStats(f, np.zeros((8, 0), np.float32),
+                                              *metrics.feature_stats(f),
+                                              weights_sha256="ab" * 32, protocol="tf_legacy/u8")
               for f in feats)
-  out = fid.inception_metrics(ref, gen)
+  out = inception_metrics.inception_metrics(ref, gen)
   assert out["is_mean"] is None and out["is_std"] is None and out["is_available"] is False
   assert out["protocol"] == "tf_legacy/u8" and out["weights_sha256"] == "ab" * 32
   assert np.isfinite(out["fid"])
   gen.protocol = "pytorch_fid/float"
   with pytest.raises(ConfigError, match="follow different protocols"):
-    fid.inception_metrics(ref, gen)
+    inception_metrics.inception_metrics(ref, gen)
   assert extractor.is_available
 
 
@@ -454,15 +464,14 @@ def test_a_download_checks_the_whole_sha256_and_concurrent_ones_do_not_collide(t
 
 
 def test_write_atomic_uses_a_temporary_name_of_its_own(tmp_path):
-  from gan_jax.training import workdir
 
   path = str(tmp_path / "stats.npz")
 
   def outer(tmp):
-    workdir.write_atomic(path, lambda inner: open(inner, "w").write("inner"))  # concurrent
+    files.write_atomic(path, lambda inner: open(inner, "w").write("inner"))  # concurrent
     open(tmp, "w").write("outer")
 
-  workdir.write_atomic(path, outer)
+  files.write_atomic(path, outer)
   assert open(path).read() == "outer" and os.listdir(tmp_path) == ["stats.npz"]
 
 

@@ -5,7 +5,7 @@ import pytest
 from scipy import linalg
 from scipy.stats import special_ortho_group
 
-from gan_jax.data import datasets as data
+from gan_jax.data import sources
 from gan_jax.evaluation import metrics
 
 
@@ -191,8 +191,8 @@ def test_knn_radii_excludes_self_and_works_across_chunks(monkeypatch):
 
 
 def test_mode_metrics_all_ring_modes():
-  pts, _ = data.sample_mog("mog_ring", 4000, seed=0)
-  centers, std = data.mog_centers("mog_ring")
+  pts, _ = sources.sample_mog("mog_ring", 4000, seed=0)
+  centers, std = sources.mog_centers("mog_ring")
   m = metrics.mode_metrics(pts, centers, std)
   assert m["modes_captured"] == 8 and m["num_modes"] == 8
   # In 2-D, ‖x - μ‖²/σ² ~ χ²₂, so P(within 3σ) = 1 - exp(-9/2) ≈ 0.989.
@@ -201,7 +201,7 @@ def test_mode_metrics_all_ring_modes():
 
 
 def test_mode_metrics_three_modes():
-  centers, std = data.mog_centers("mog_ring")
+  centers, std = sources.mog_centers("mog_ring")
   rng = np.random.default_rng(0)
   modes = rng.integers(0, 3, 3000)
   pts = centers[modes] + std * rng.standard_normal((3000, 2))
@@ -211,7 +211,7 @@ def test_mode_metrics_three_modes():
 
 
 def test_mode_metrics_far_points():
-  centers, std = data.mog_centers("mog_grid")
+  centers, std = sources.mog_centers("mog_grid")
   m = metrics.mode_metrics(np.full((100, 2), 50.0), centers, std)
   assert m["high_quality_fraction"] == 0.0 and m["modes_captured"] == 0
   assert m["mode_kl"] == pytest.approx(np.log(25))
@@ -219,7 +219,7 @@ def test_mode_metrics_far_points():
 
 def test_mode_metrics_fair_share_threshold():
   # 25 modes, 1000 samples: a mode needs ≥ 1000/25/5 = 8 samples.
-  centers, std = data.mog_centers("mog_grid")
+  centers, std = sources.mog_centers("mog_grid")
   counts = np.array([8, 7] + [0] * 23)
   counts[2] = 1000 - counts.sum()
   pts = np.repeat(centers, counts, axis=0)

@@ -27,14 +27,14 @@ DRIVER = textwrap.dedent("""
     out = sys.argv[1]
     cli.parse_flags([sys.argv[0], *sys.argv[2:]])
     assert distributed.maybe_initialize()
-    from gan_jax.training import loop as train
+    from gan_jax.training import loop
     config = flags.FLAGS.config
     assert jax.process_count() == 2 and jax.local_device_count() == 1
     for mode, num_steps in (("pmap", 3), ("shard_map", 6)):
       config.unlock()
       config.parallel, config.train.num_steps = mode, num_steps
       config.train.allow_config_change = True
-      summary = train.train_and_evaluate(config, flags.FLAGS.workdir)
+      summary = loop.train_and_evaluate(config, flags.FLAGS.workdir)
       leaves = jax.tree.leaves(jax.device_get(summary["state"]))
       np.savez(os.path.join(out, f"{mode}_{jax.process_index()}.npz"), *leaves)
 """)
@@ -66,11 +66,10 @@ def _tiny_config():
 
 def _one_process_states(workdir: str) -> dict:
   """The 6 tiny steps in this single-device process: the states at steps 3 and 6."""
-  from gan_jax.training import checkpointing
-  from gan_jax.training import loop as train
+  from gan_jax.training import checkpointing, loop
 
   assert jax.device_count() == 1
-  summary = train.train_and_evaluate(_tiny_config(), workdir)
+  summary = loop.train_and_evaluate(_tiny_config(), workdir)
   ckpt = checkpointing.Checkpointer(workdir)
   at_3 = ckpt.restore(3, summary["state"])
   ckpt.close()
@@ -155,7 +154,7 @@ GRAIN_DRIVER = textwrap.dedent("""
     out = sys.argv[1]
     cli.parse_flags([sys.argv[0], *sys.argv[2:]])
     assert distributed.maybe_initialize()
-    from gan_jax.training import loop as train
+    from gan_jax.training import loop
     seen, batches_with_state = [], grain_loader.batches_with_state
 
     def recording(iterator, num_batches):
@@ -169,7 +168,7 @@ GRAIN_DRIVER = textwrap.dedent("""
     for num_steps in (3, 6):
       config.unlock()
       config.train.num_steps = num_steps
-      summary = train.train_and_evaluate(config, flags.FLAGS.workdir)
+      summary = loop.train_and_evaluate(config, flags.FLAGS.workdir)
     leaves = jax.tree.leaves(jax.device_get(summary["state"]))
     np.savez(os.path.join(out, f"grain_{jax.process_index()}.npz"), *leaves)
     with open(os.path.join(out, f"seen_{jax.process_index()}.json"), "w") as f:
@@ -182,9 +181,9 @@ GRAIN_RECORDS = 192  # 96 a process; 6 steps x 8 local examples read half of eac
 def test_two_grain_processes_read_disjoint_shards_and_resume_where_they_stopped(tmp_path):
   import hashlib
 
-  from gan_jax.data import datasets, grain_loader
+  from gan_jax.data import grain_loader, sources
 
-  with np.load(datasets.embedded_mnist_path()) as f:
+  with np.load(sources.embedded_mnist_path()) as f:
     images, labels = f["x_train"][:GRAIN_RECORDS], f["y_train"][:GRAIN_RECORDS]
   records = str(tmp_path / "mnist.array_record")
   grain_loader.write_array_record(records, images, labels)

@@ -8,8 +8,7 @@ import shutil
 
 import pytest
 
-from gan_jax.training import experiment
-from gan_jax.training import loop as train
+from gan_jax.training import experiment, loop
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "old_checkpoints")
 
@@ -24,7 +23,7 @@ def test_old_layout_checkpoint_resumes_to_the_losses_the_old_code_reached(tmp_pa
     expected = json.load(f)[name]
   config = experiment.load_workdir_config(workdir)
   config.train.num_steps, config.train.eval_at_end = 9, False
-  summary = train.train_and_evaluate(config, workdir)
+  summary = loop.train_and_evaluate(config, workdir)
   assert int(summary["state"].step) == 9
   assert [r["step"] for r in summary["history"]] == [8, 9]  # resumed at 6, not from scratch
   last = summary["history"][-1]

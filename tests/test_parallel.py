@@ -12,7 +12,7 @@ from tests.helpers import run_module, run_script
 SCRIPT = textwrap.dedent("""
     import jax, numpy as np
     from gan_jax import configs
-    from gan_jax.data import datasets as data
+    from gan_jax.data import sources
     from gan_jax.data import sampler
     from gan_jax.training import experiment
     from gan_jax.training import parallel
@@ -28,8 +28,8 @@ SCRIPT = textwrap.dedent("""
     c.train.batch_size = 8
     c.train.n_critic = 2
     c.ema_decay = 0.5
-    ds = data.load_dataset(c.data)
-    ds = data.Dataset("mnist", ds.train_x[:256], ds.train_y[:256], ds.test_x[:8],
+    ds = sources.load_dataset(c.data)
+    ds = sources.Dataset("mnist", ds.train_x[:256], ds.train_y[:256], ds.test_x[:8],
                       ds.test_y[:8], 10)
     batch_fn = sampler.make_batch_fn(ds, batch_size=8, n_critic=2, seed=0, with_labels=True)
 

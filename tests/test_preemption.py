@@ -22,6 +22,7 @@ import jax
 import numpy as np
 import pytest
 
+from gan_jax import files
 from gan_jax.data import prefetch
 from gan_jax.errors import ConfigError
 from gan_jax.training import workdir
@@ -474,10 +475,10 @@ def _file_size_limit(limit: int):
 
 def test_a_failed_metrics_line_leaves_the_file_as_it_was(tmp_path):
   path = str(tmp_path / "metrics.jsonl")
-  workdir.append_line(path, json.dumps({"step": 1}))
+  files.append_line(path, json.dumps({"step": 1}))
   before = open(path, "rb").read()
   with _file_size_limit(len(before) + 5), pytest.raises(OSError) as error:
-    workdir.append_line(path, json.dumps({"step": 2, "d_loss": 0.5}))
+    files.append_line(path, json.dumps({"step": 2, "d_loss": 0.5}))
   assert error.value.errno == errno.EFBIG
   assert open(path, "rb").read() == before
 

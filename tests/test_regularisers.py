@@ -1,6 +1,6 @@
 """Each regulariser of gan_jax.steps acts as its formula says, on small MLP players in-process.
 
-The D updates run through ``steps.d_update`` mapped like the trainer maps it (pmap, 1 device).
+The D updates run through ``gan_steps.d_update`` mapped like the trainer maps it (pmap, 1 device).
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from gan_jax import losses, models
+from gan_jax.games import gan_steps
 from gan_jax.models import mlp
-from gan_jax.training import parallel, steps
+from gan_jax.training import parallel
 from tests.helpers import gan_players, mapped_d_step
 
 N = 2048  # Real examples per D update: enough for noise statistics within a few percent.
@@ -81,7 +82,7 @@ def _d_inputs(std: float, anneal_steps: int, step: int) -> np.ndarray:
 
 def test_instance_noise_schedule():
   """σ(t) = σ₀·max(0, 1 - t/T), exactly 0 from t = T on (under jit too); σ₀ when T = 0."""
-  schedule = jax.jit(steps.instance_noise_std, static_argnums=(1, 2))
+  schedule = jax.jit(gan_steps.instance_noise_std, static_argnums=(1, 2))
   sigma = lambda t, T: float(schedule(jnp.asarray(t, jnp.int32), 0.2, T))  # noqa: E731
   assert [sigma(t, 100) for t in (0, 25, 50)] == pytest.approx([0.2, 0.15, 0.1])
   assert [sigma(t, T) for t, T in ((100, 100), (150, 100), (2500, 2500), (7, 7))] == [0.0] * 4

@@ -8,8 +8,7 @@ import shutil
 
 import pytest
 
-from gan_jax.training import loop as train
-from gan_jax.training import writers
+from gan_jax.training import loop, writers
 from tests.helpers import load_config
 
 # Metrics that depend on the wall clock, not on the run.
@@ -35,11 +34,11 @@ def test_crash_and_resume_logs_each_step_once_and_carries_the_history_on(tmp_pat
   """A run that logged steps 4-5 after its checkpoint at 3 and died: the resumed run drops
   those lines, logs them again, and its records and summary equal an uninterrupted run's."""
   full, crashed = str(tmp_path / "full"), str(tmp_path / "crashed")
-  full_summary = train.train_and_evaluate(_config(num_steps=6), full)
-  train.train_and_evaluate(_config(num_steps=5), crashed)
+  full_summary = loop.train_and_evaluate(_config(num_steps=6), full)
+  loop.train_and_evaluate(_config(num_steps=5), crashed)
   shutil.rmtree(os.path.join(crashed, "checkpoints", "5"))  # died before saving step 5
   assert [r["step"] for r in _records(crashed)] == [1, 2, 3, 4, 5]
-  resumed_summary = train.train_and_evaluate(_config(num_steps=6), crashed)
+  resumed_summary = loop.train_and_evaluate(_config(num_steps=6), crashed)
 
   records = _records(crashed)
   assert [r["step"] for r in records] == [1, 2, 3, 4, 5, 6]
@@ -57,8 +56,8 @@ def test_skipping_nonfinite_updates_stops_after_max_consecutive_skips(tmp_path):
   c = _config(num_steps=50, checkpoint_every=50, log_every=5, skip_nonfinite=True,
               max_consecutive_skips=7)
   c.optim.d_lr = c.optim.g_lr = 1e30
-  with pytest.raises(train.NonFiniteError) as e:
-    train.train_and_evaluate(c, str(tmp_path / "run"))
+  with pytest.raises(loop.NonFiniteError) as e:
+    loop.train_and_evaluate(c, str(tmp_path / "run"))
   message = str(e.value)
   assert "\n" not in message
   assert message.startswith("step 7: 7 train steps in a row skipped a non-finite update")

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from gan_jax import models
-from gan_jax.data import datasets as data
-from gan_jax.evaluation import evaluator as evaluation
+from gan_jax.data import sources
 from gan_jax.evaluation import sampling
 from gan_jax.training import experiment
 from tests.helpers import load_config
@@ -23,7 +22,7 @@ def cgan():
   rng = np.random.default_rng(0)
   x = rng.uniform(-1, 1, size=(128, 28, 28, 1)).astype(np.float32)
   y = np.arange(128) % 10
-  exp = experiment.build(config, num_devices=1, dataset=data.Dataset(
+  exp = experiment.build(config, num_devices=1, dataset=sources.Dataset(
       "synthetic", x, y, x[:32], y[:32], num_classes=10))
   s = exp.init_state()
   shift = lambda tree, by: jax.tree.map(lambda a: a + by, tree)  # noqa: E731
@@ -83,10 +82,6 @@ def test_sample_and_evaluate_use_the_documented_generator(cgan, mode):
     np.testing.assert_array_equal(drawn["labels"], np.arange(20) % 10)
     expected = exp.generator.apply(variables, z, labels, train=False)
     np.testing.assert_allclose(drawn["images"], expected, rtol=1e-5, atol=1e-5)
-    z, labels = sampling.fixed_latents(1, 20, exp.config.model.z_dim, exp.num_classes)
-    np.testing.assert_allclose(evaluation._generate(exp, s, 20, 0)["images"],
-                               exp.generator.apply(variables, z, labels, train=False),
-                               rtol=1e-5, atol=1e-5)
   finally:
     exp.config.ema_bn_stats = "standing"
 

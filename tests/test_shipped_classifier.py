@@ -10,16 +10,15 @@ import ml_collections
 import numpy as np
 import pytest
 
-from gan_jax.data import datasets as data
-from gan_jax.evaluation import classifier
-from gan_jax.evaluation import evaluator as evaluation
+from gan_jax.data import sources
+from gan_jax.evaluation import classifier, evaluator, sampling
 from gan_jax.training import experiment
 from tests.helpers import load_config
 
 
 @pytest.fixture(scope="module")
 def mnist():
-  return data.load_dataset(ml_collections.ConfigDict({"name": "mnist", "path": ""}))
+  return sources.load_dataset(ml_collections.ConfigDict({"name": "mnist", "path": ""}))
 
 
 def _no_training(*args, **kwargs):
@@ -47,7 +46,7 @@ def test_other_data_does_not_use_the_shipped_classifier(mnist, tmp_path, monkeyp
     return real_training(dataset, train_steps=2, **kwargs)
 
   monkeypatch.setattr(classifier, "train_classifier", tiny_training)
-  subset = data.Dataset("mnist", mnist.train_x[:512], mnist.train_y[:512], mnist.test_x[:256],
+  subset = sources.Dataset("mnist", mnist.train_x[:512], mnist.train_y[:512], mnist.test_x[:256],
                         mnist.test_y[:256], num_classes=10)
   classifier.get_classifier(subset, cache_dir=str(tmp_path), log=lambda _: None)
   assert len(calls) == 1
@@ -67,8 +66,8 @@ def test_mode_collapse_flag_of_constructed_image_generators(mnist, monkeypatch, 
                        for i, k in enumerate(labels)])
     return {"images": images, "labels": labels}
 
-  monkeypatch.setattr(evaluation, "_generate", oracle)
-  result = evaluation.evaluate(exp, None, num=1000)
+  monkeypatch.setattr(sampling, "draw_samples", oracle)
+  result = evaluator.evaluate(exp, None, num=1000)
   assert result["mode_collapse"] is collapsed
   if collapsed:
     assert result["class_kl_from_uniform"] == pytest.approx(np.log(10))

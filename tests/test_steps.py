@@ -9,8 +9,9 @@ import numpy as np
 import optax
 import pytest
 
+from gan_jax.games import gan_state, gan_steps
 from gan_jax.models import dcgan, mlp
-from gan_jax.training import experiment, parallel, state, steps
+from gan_jax.training import experiment, parallel
 from tests.helpers import gan_players, load_config, mapped_g_step
 
 PAR = parallel.DataParallel("pmap", devices=jax.devices()[:1])
@@ -25,17 +26,17 @@ def _experiment(**train):
 
 
 def _conditional_bn_players(objective="non_saturating"):
-  """(steps.Steps with SGD(lr=1) for both players, initial state, G without the device axis) for a
-  small conditional DCGAN G (BatchNorm, label embedding) and projection MLP D, 8x8x1 images."""
+  """(gan_steps.Steps with SGD(lr=1) for both players, initial state, G without the device axis)
+  for a small conditional DCGAN G (BatchNorm, label embedding), projection MLP D, 8x8x1 images."""
   generator = dcgan.DCGAN28Generator(out_shape=(8, 8, 1), base_size=2, channels=(8, 4),
-                                     num_classes=3, embed_dim=4, axis_name=steps.AXIS,
+                                     num_classes=3, embed_dim=4, axis_name=gan_steps.AXIS,
                                      conv_impl="stock")
   discriminator = mlp.MLPDiscriminator(width=16, depth=1, num_classes=3)
-  sgd = state.Optimizers(g=optax.sgd(1.0), d=optax.sgd(1.0))
-  cfg = steps.StepConfig(objective=objective, num_devices=1, z_dim=4, num_classes=3)
-  gan = steps.bind(generator=generator, discriminator=discriminator, optimizers=sgd, cfg=cfg)
-  init = state.create_state(jax.random.key(1), generator=generator, discriminator=discriminator,
-                            optimizers=sgd, z_dim=4, example_shape=(8, 8, 1), num_classes=3)
+  sgd = gan_state.Optimizers(g=optax.sgd(1.0), d=optax.sgd(1.0))
+  cfg = gan_steps.StepConfig(objective=objective, num_devices=1, z_dim=4, num_classes=3)
+  gan = gan_steps.bind(generator=generator, discriminator=discriminator, optimizers=sgd, cfg=cfg)
+  init = gan_state.create_state(jax.random.key(1), generator=generator, discriminator=discriminator,
+                                optimizers=sgd, z_dim=4, example_shape=(8, 8, 1), num_classes=3)
   return gan, init, generator.clone(axis_name=None)
 
 
@@ -49,7 +50,7 @@ def test_g_step_gradient_is_the_gradient_of_the_composition():
   new, metrics = PAR.map_step(lambda st, _, k: gan.g_update(st, 16, k), donate_state=False)(
       PAR.put_state(s), PAR.put_batch({"x": np.zeros((16, 8, 8, 1), np.float32)}), key)
   new = PAR.get_state(new)
-  z, labels = steps.sample_latents(jax.random.split(key)[0], 16, gan.cfg)
+  z, labels = gan_steps.sample_latents(jax.random.split(key)[0], 16, gan.cfg)
   assert len(set(np.asarray(labels).tolist())) > 1
 
   def composed(g_params):
@@ -84,16 +85,16 @@ def test_shared_forward_pass_gives_g_and_the_last_d_update_the_same_fakes():
     def d_spy(state, batch, key, *, generated=None, seen=seen, **deps):
       if generated is not None:
         jax.debug.callback(lambda x: seen.append(("d", np.asarray(x))), generated.fake)
-      return steps.d_update(state, batch, key, generated=generated, **deps)
+      return gan_steps.d_update(state, batch, key, generated=generated, **deps)
 
     def g_spy(state, local_batch, key, *, generated=None, seen=seen, **deps):
       if generated is not None:
         jax.debug.callback(lambda x: seen.append(("g", np.asarray(x))), generated.fake)
-      return steps.g_update(state, local_batch, key, generated=generated, **deps)
+      return gan_steps.g_update(state, local_batch, key, generated=generated, **deps)
 
     bound = exp.steps
-    spied = steps.bind(generator=bound.generator, discriminator=bound.discriminator,
-                       optimizers=exp.optimizers, cfg=bound.cfg, d_update=d_spy, g_update=g_spy)
+    spied = gan_steps.bind(generator=bound.generator, discriminator=bound.discriminator,
+                           optimizers=exp.optimizers, cfg=bound.cfg, d_update=d_spy, g_update=g_spy)
     batch = {"x": np.random.default_rng(0).normal(size=(16, 1, 2)).astype(np.float32)}
     state, metrics = PAR.map_step(spied.train_step)(
         PAR.put_state(exp.init_state()), PAR.put_batch(batch), jax.random.key(0))
@@ -123,9 +124,9 @@ def _power_iteration(u, kernel):
 def _sn_players(objective: str, **step_config):
   import ml_collections
 
+  from gan_jax.games import gan_state as state_lib
+  from gan_jax.games import gan_steps as steps_lib
   from gan_jax.models import mlp
-  from gan_jax.training import state as state_lib
-  from gan_jax.training import steps as steps_lib
 
   generator = mlp.MLPGenerator(out_shape=(2,), width=8, depth=1)
   discriminator = mlp.MLPDiscriminator(width=8, depth=2, spectral_norm=True)
@@ -161,7 +162,7 @@ def test_spectral_norm_advances_once_and_the_penalty_sees_the_adversarial_sigma(
   fake = rng.normal(1.0, 1.0, size=(16, 2)).astype(np.float32)
   key = jax.random.key(11)
   d_step = PAR.map_step(lambda st, b, k: gan.d_update(
-      st, b, k, generated=steps.SharedForward(b["fake"], None)), donate_state=False)
+      st, b, k, generated=gan_steps.SharedForward(b["fake"], None)), donate_state=False)
   new, metrics = d_step(PAR.put_state(s), PAR.put_batch({"x": x_real, "fake": fake}), key)
   new, metrics = PAR.get_state(new), PAR.fetch(metrics)
 
@@ -199,7 +200,7 @@ def test_spectral_norm_advances_once_and_the_penalty_sees_the_adversarial_sigma(
 
 
 def test_ema_decay_warms_up_and_starts_at_the_start_step():
-  from gan_jax.training import steps as steps_lib
+  from gan_jax.games import gan_steps as steps_lib
 
   t = np.arange(0, 20000)
   np.testing.assert_allclose(np.asarray(steps_lib.ema_decay_at(t, 0.999)),
@@ -214,7 +215,7 @@ def test_ema_decay_warms_up_and_starts_at_the_start_step():
 
 def test_ema_warmup_none_is_studiogans_constant_decay_from_the_start_step():
   """StudioGAN's Ema (src/utils/ema.py): decay 0 before start_iter, then the constant decay."""
-  from gan_jax.training import steps as steps_lib
+  from gan_jax.games import gan_steps as steps_lib
 
   t = np.arange(0, 20000)
   d = np.asarray(steps_lib.ema_decay_at(t, 0.9999, start_step=1000, warmup="none"))
@@ -360,7 +361,7 @@ def test_scanned_critic_updates_equal_the_unrolled_ones(reuse):
     config.train.g_reuses_d_latents = reuse
     exp = experiment.build(config, num_devices=1)
     init = exp.init_state()
-    jaxpr = jax.make_jaxpr(exp.steps.train_step, axis_env=[(steps.AXIS, 1)])(
+    jaxpr = jax.make_jaxpr(exp.steps.train_step, axis_env=[(gan_steps.AXIS, 1)])(
         init, batch, jax.random.key(0))
     lengths = [e.params["length"] for e in _eqns(jaxpr.jaxpr) if e.primitive.name == "scan"]
     assert lengths == ([3 - reuse] if scan else [])

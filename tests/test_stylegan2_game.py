@@ -13,11 +13,11 @@ import optax
 import pytest
 
 from gan_jax import configs
+from gan_jax.evaluation import stylegan2_sampling
 from gan_jax.games import stylegan2 as game_lib
-from gan_jax.games import stylegan2_sampling
+from gan_jax.games.updates import AXIS
 from gan_jax.ops import ada
 from gan_jax.training import experiment
-from gan_jax.training.updates import AXIS
 
 ADA_FIXTURE = os.path.join(os.path.dirname(__file__), "data", "ada_reference.npz")
 
@@ -220,11 +220,11 @@ def test_truncation_and_style_mixing_outputs(tiny):
 def test_resume_of_a_stylegan2_run_with_ada_is_bitwise(tmp_path):
   """4 steps == 2 steps, stop, resume to 4: every leaf of the state (ADA's p and sign sums,
   the path-length mean, w̄, the EMA) bitwise."""
-  from gan_jax.training import loop as train
+  from gan_jax.training import loop
 
-  full = train.train_and_evaluate(tiny_config(4), str(tmp_path / "full"))["state"]
-  train.train_and_evaluate(tiny_config(2), str(tmp_path / "part"))
-  resumed = train.train_and_evaluate(tiny_config(4), str(tmp_path / "part"))["state"]
+  full = loop.train_and_evaluate(tiny_config(4), str(tmp_path / "full"))["state"]
+  loop.train_and_evaluate(tiny_config(2), str(tmp_path / "part"))
+  resumed = loop.train_and_evaluate(tiny_config(4), str(tmp_path / "part"))["state"]
   assert int(full.step) == int(resumed.step) == 4
   assert float(full.ada_p) != 0.2 and float(full.pl_mean) != 0.0
   paths = jax.tree_util.tree_leaves_with_path(full)

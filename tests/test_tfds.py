@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from gan_jax.data import datasets as data
+from gan_jax.data import sources
 from gan_jax.data import tfds_source as tfds_data
 from gan_jax.errors import ConfigError
 from tests.helpers import load_config, run_module
@@ -42,7 +42,7 @@ def _mocked(num_examples: int):
 @pytest.mark.parametrize("name,shape", [("fashion_mnist", (28, 28, 1)), ("cifar10", (32, 32, 3))])
 def test_mocked_dataset_loads_as_images_and_labels(name, shape):
   with _mocked(12):
-    ds = data.load_dataset(_data_config(name))
+    ds = sources.load_dataset(_data_config(name))
   assert ds.name == name and ds.is_image and ds.has_labels and ds.process_shard == (0, 1)
   assert ds.train_x.shape == (12, *shape) and ds.train_x.dtype == np.float32
   assert ds.test_x.shape == (12, *shape) and ds.test_x.dtype == np.float32
@@ -80,7 +80,7 @@ def test_each_process_reads_its_own_equal_shard(num_examples):
 
 
 def test_trains_on_a_mocked_tfds_dataset(tmp_path):
-  from gan_jax.training import loop as train
+  from gan_jax.training import loop
 
   config = load_config("experiments/tiny.py")
   config.data.name = "fashion_mnist"
@@ -88,14 +88,14 @@ def test_trains_on_a_mocked_tfds_dataset(tmp_path):
   config.train.log_every = config.train.sample_every = config.train.checkpoint_every = 2
   config.train.eval_at_end = False
   with _mocked(12):
-    summary = train.train_and_evaluate(config, str(tmp_path))
+    summary = loop.train_and_evaluate(config, str(tmp_path))
   assert summary["final_step"] == 2
 
 
 def test_not_prepared_says_how_to_prepare(tmp_path):
   data_dir = str(tmp_path / "tfds")
   with pytest.raises(ConfigError) as error:
-    data.load_dataset(_data_config(data_dir=data_dir))
+    sources.load_dataset(_data_config(data_dir=data_dir))
   message = str(error.value)
   assert "\n" not in message
   assert f"TFDS dataset 'fashion_mnist' is not prepared in {data_dir}" in message, message

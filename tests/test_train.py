@@ -147,7 +147,7 @@ def test_resume_with_batchnorm_and_spectral_norm_state_is_bitwise(tmp_path):
   import jax
 
   from gan_jax import configs
-  from gan_jax.training import loop as train
+  from gan_jax.training import loop
 
   def config(num_steps):
     c = configs.base_config()
@@ -158,9 +158,9 @@ def test_resume_with_batchnorm_and_spectral_norm_state_is_bitwise(tmp_path):
     c.train.eval_at_end = False
     return c
 
-  full = train.train_and_evaluate(config(4), str(tmp_path / "full"))["state"]
-  train.train_and_evaluate(config(2), str(tmp_path / "part"))
-  resumed = train.train_and_evaluate(config(4), str(tmp_path / "part"))["state"]
+  full = loop.train_and_evaluate(config(4), str(tmp_path / "full"))["state"]
+  loop.train_and_evaluate(config(2), str(tmp_path / "part"))
+  resumed = loop.train_and_evaluate(config(4), str(tmp_path / "part"))["state"]
   assert full.g_batch_stats and any("proj_embed" in k for g in full.d_batch_stats.values()
                                     for k in g)
   assert int(full.step) == int(resumed.step) == 4
@@ -173,15 +173,15 @@ def test_train_steps_make_no_implicit_host_device_transfers(tmp_path, monkeypatc
   """Between logging steps the loop only dispatches: a transfer inside would raise here."""
   import jax
 
-  from gan_jax.training import loop as train
+  from gan_jax.training import loop
   from tests.helpers import load_config
 
   config = load_config(TINY.split("=", 1)[1])
   config.train.num_steps, config.train.log_every = 8, 4
   config.train.sample_every = config.train.checkpoint_every = 8
   config.train.eval_at_end = False
-  monkeypatch.setattr(train, "STEP_TRANSFER_GUARD", "disallow")
-  assert train.train_and_evaluate(config, str(tmp_path))["final_step"] == 8
+  monkeypatch.setattr(loop, "STEP_TRANSFER_GUARD", "disallow")
+  assert loop.train_and_evaluate(config, str(tmp_path))["final_step"] == 8
   # The guard does bite: an implicit transfer of a host value into a jitted step raises.
   with jax.transfer_guard("disallow"):
     try:

@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 
 from gan_jax import losses, models
-from gan_jax.data import datasets as data
+from gan_jax.data import sources
 from gan_jax.evaluation import sampling
 from gan_jax.models import dcgan, mlp
-from gan_jax.training import experiment
-from gan_jax.training import loop as train
+from gan_jax.training import experiment, loop
 from tests.helpers import gan_players, load_config, mapped_d_step, mapped_g_step
 
 B = 64  # Examples per update.
@@ -77,7 +76,7 @@ def test_a_short_ring_run_with_the_shipped_recipe_moves_samples_to_the_modes(tmp
   config.train.num_steps = 300
   config.train.log_every = config.train.sample_every = config.train.checkpoint_every = 300
   config.train.eval_at_end = False
-  out = train.train_and_evaluate(config, str(tmp_path))
+  out = loop.train_and_evaluate(config, str(tmp_path))
   exp = experiment.build(config, num_devices=1)
   centers = exp.dataset.mode_centers
   before = _mode_distances(sampling.draw_samples(exp, exp.init_state(), 1000, 0)["samples"],
@@ -224,7 +223,7 @@ def test_g_and_d_outputs_depend_on_the_label(kind, conditioning):
 def _labelled_points(n=200, num_classes=5):
   x = _points(n=n)
   y = (np.arange(n) % num_classes).astype(np.int32)
-  return data.Dataset("labelled_points", x, y, x[:20], y[:20], num_classes=num_classes)
+  return sources.Dataset("labelled_points", x, y, x[:20], y[:20], num_classes=num_classes)
 
 
 def test_samples_have_label_i_mod_k_and_come_from_the_ema_generator():

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from gan_jax.configs import base_config
-from gan_jax.data import datasets
+from gan_jax.data import sources
 from gan_jax.data import translation as tr
 from gan_jax.errors import ConfigError
 
@@ -25,7 +25,7 @@ def _config(**fields) -> ml_collections.ConfigDict:
 
 @pytest.fixture(scope="module")
 def mnist():
-  return datasets.load_npz(datasets.embedded_mnist_path(), name="mnist")
+  return sources.load_npz(sources.embedded_mnist_path(), name="mnist")
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_mnist_edges_input_is_the_edge_map_of_the_target(named):
 
 
 def test_digits2mnist_domain_a_is_the_digits_dataset_and_its_held_out_split(named):
-  d, digits = named["digits2mnist"], datasets.load_digits(28)
+  d, digits = named["digits2mnist"], sources.load_digits(28)
   np.testing.assert_array_equal(d.train_a, digits.train_x)
   np.testing.assert_array_equal(d.test_a, digits.test_x)
   np.testing.assert_array_equal(d.labels["test_a"], digits.test_y)

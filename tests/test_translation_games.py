@@ -13,8 +13,9 @@ import pytest
 from gan_jax import configs, losses
 from gan_jax.data.translation import TranslationData
 from gan_jax.errors import ConfigError
+from gan_jax.games import updates
 from gan_jax.models import translation as nets
-from gan_jax.training import experiment, parallel, updates
+from gan_jax.training import experiment, parallel
 from tests.helpers import run_script
 
 SIZE = 12  # tiny images: every network here works at any multiple of 4

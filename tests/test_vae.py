@@ -158,13 +158,13 @@ def test_the_encoder_is_d_trunk_with_a_gaussian_head():
     ("objective", "wgan_gp", "objective"),
 ])
 def test_bad_vae_configs_are_refused_in_one_line(field, value, match):
-  from gan_jax.data import datasets
+  from gan_jax.data import sources
   from tests.helpers import load_config
 
   c = load_config("experiments/vaegan_mnist.py")
   section, _, name = field.rpartition(".")
   (c[section] if section else c)[name] = value
-  ds = datasets.load_digits(28)
+  ds = sources.load_digits(28)
   with pytest.raises(ConfigError, match=match) as e:
     games.get("vaegan")(c, ds, num_devices=1)
   assert "\n" not in str(e.value)

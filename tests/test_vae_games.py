@@ -12,8 +12,7 @@ import jax
 import numpy as np
 import pytest
 
-from gan_jax.training import experiment, writers
-from gan_jax.training import loop as train
+from gan_jax.training import experiment, loop, writers
 from tests.helpers import load_config, run_module
 
 TIMING = ("steps_per_s",)
@@ -38,9 +37,9 @@ def _records(workdir):
 @pytest.mark.slow
 def test_a_resumed_vaegan_run_is_bitwise_equal_to_an_uninterrupted_one(tmp_path):
   full, resumed = str(tmp_path / "full"), str(tmp_path / "resumed")
-  train.train_and_evaluate(_tiny("vaegan"), full)
-  train.train_and_evaluate(_tiny("vaegan", num_steps=2), resumed)
-  train.train_and_evaluate(_tiny("vaegan"), resumed)
+  loop.train_and_evaluate(_tiny("vaegan"), full)
+  loop.train_and_evaluate(_tiny("vaegan", num_steps=2), resumed)
+  loop.train_and_evaluate(_tiny("vaegan"), resumed)
   _, a, step_a = experiment.load_run(full)
   _, b, step_b = experiment.load_run(resumed)
   assert step_a == step_b == 4
@@ -60,7 +59,7 @@ def test_a_resumed_vaegan_run_is_bitwise_equal_to_an_uninterrupted_one(tmp_path)
 @pytest.mark.slow
 def test_sample_reconstructs_for_a_vae_and_refuses_a_gan(tmp_path):
   vae_dir, gan_dir = str(tmp_path / "vae"), str(tmp_path / "gan")
-  summary = train.train_and_evaluate(_tiny("vae", eval_at_end=True, eval_num=64), vae_dir)
+  summary = loop.train_and_evaluate(_tiny("vae", eval_at_end=True, eval_num=64), vae_dir)
   ev = summary["eval"] if "eval" in summary else summary
   exp, state, _ = experiment.load_run(vae_dir)
   images = exp.dataset.test_x[:5]
@@ -77,7 +76,7 @@ def test_sample_reconstructs_for_a_vae_and_refuses_a_gan(tmp_path):
     assert np.isfinite(scores[key]), key
   assert 0 < scores["recon_mse"] < 4
   del ev
-  train.train_and_evaluate(load_config("experiments/tiny.py"), gan_dir)
+  loop.train_and_evaluate(load_config("experiments/tiny.py"), gan_dir)
   proc = run_module("gan_jax.sample", f"--workdir={gan_dir}",
                     f"--reconstruct={tmp_path / 'in.npz'}", check=False)
   assert proc.returncode == 2

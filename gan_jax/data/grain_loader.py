@@ -1,6 +1,6 @@
 """Training batches streamed through grain, for TFDS and array_record datasets too large to hold.
 
-``data.loader`` picks the input pipeline: 'memory' (``data.datasets``: the whole training split as
+``data.loader`` picks the input pipeline: 'memory' (``data.sources``: the whole training split as
 float32 in host memory) or 'grain' (this module); 'auto' streams a TFDS split or array_record
 file(s) whose images take more than ``AUTO_GRAIN_BYTES`` as float32, and holds everything else
 (the embedded MNIST, digits, the 2-D mixtures, npz files, small TFDS and array_record sets).
@@ -41,7 +41,7 @@ import os
 
 import numpy as np
 
-from gan_jax.data import dataset as data
+from gan_jax.data.dataset import BUILTIN_DATASETS, Dataset, to_unit_range
 from gan_jax.errors import ConfigError
 
 LOADERS = ("auto", "memory", "grain")
@@ -50,7 +50,6 @@ LOADERS = ("auto", "memory", "grain")
 AUTO_GRAIN_BYTES = 2 * 2**30
 DATA_ITEM = "data_iterator"  # the checkpoint item of the iterator state
 ARRAY_RECORD_SUFFIX = ".array_record"
-MEMORY_ONLY = ("mnist", "digits", "mog_ring", "mog_grid", "npz")
 
 
 def is_array_record(path: str) -> bool:
@@ -77,7 +76,7 @@ def validate_config(data_config) -> None:
       raise ConfigError(f"data.{field}={value!r} must be an integer >= {least}")
   path = data_config.get("path", "") or ""
   if loader == "grain" and (path and not is_array_record(path) or (
-      not path and data_config.name in MEMORY_ONLY)):
+      not path and data_config.name in BUILTIN_DATASETS)):
     what = f"data.path={path!r}" if path else f"data.name={data_config.name!r}"
     raise ConfigError(f"data.loader='grain' cannot stream {what}; valid: a TFDS dataset name or "
                       f"a data.path to {ARRAY_RECORD_SUFFIX} file(s), else data.loader='memory'")
@@ -154,15 +153,15 @@ def _read(source, num: int) -> tuple[np.ndarray, np.ndarray | None]:
   return images, labels
 
 
-def _dataset(name, train, test, stream: Stream | None) -> data.Dataset:
+def _dataset(name, train, test, stream: Stream | None) -> Dataset:
   (train_x, train_y), (test_x, test_y) = train, test
   num_classes = int(train_y.max()) + 1 if train_y is not None and len(train_y) else 0
-  return data.Dataset(
-      name=name, train_x=data.to_unit_range(train_x), train_y=train_y,
-      test_x=data.to_unit_range(test_x), test_y=test_y, num_classes=num_classes, stream=stream)
+  return Dataset(
+      name=name, train_x=to_unit_range(train_x), train_y=train_y,
+      test_x=to_unit_range(test_x), test_y=test_y, num_classes=num_classes, stream=stream)
 
 
-def load_array_record(data_config) -> data.Dataset:
+def load_array_record(data_config) -> Dataset:
   """An array_record dataset: whole in memory, or (``stream=True``) a reference subset."""
   paths = array_record_paths(data_config.path)
   stream = Stream(num_examples=0, paths=tuple(paths))
@@ -178,7 +177,7 @@ def load_array_record(data_config) -> data.Dataset:
   return _dataset(name, train, empty, stream)
 
 
-def load_tfds_reference(data_config) -> data.Dataset:
+def load_tfds_reference(data_config) -> Dataset:
   """A TFDS dataset to stream: the first reference examples of the split, the whole test split."""
   import tensorflow_datasets as tfds
 
@@ -219,7 +218,7 @@ def resolve_loader(data_config) -> str:
     if len(source) == 0:
       return "memory"
     decoded_bytes = len(source) * decode(source[0])["image"].size * 4
-  elif path or data_config.name in MEMORY_ONLY:
+  elif path or data_config.name in BUILTIN_DATASETS:
     return "memory"
   else:
     decoded_bytes = _tfds_float32_bytes(data_config)
@@ -312,7 +311,7 @@ def pipeline(stream: Stream, *, batch_size: int, n_critic: int, seed: int, with_
           .random_map(ReadBatch(stream, local, n_critic, with_labels, random_flip)))
 
 
-def make_iterator(dataset: data.Dataset, config, *, process_index: int, process_count: int):
+def make_iterator(dataset: Dataset, config, *, process_index: int, process_count: int):
   """A grain iterator over the run's training batches (``config.data``'s worker processes)."""
   import grain
 

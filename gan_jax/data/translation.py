@@ -40,7 +40,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from gan_jax.data import datasets
+from gan_jax.data import sources
 from gan_jax.data.dataset import Dataset, to_unit_range
 from gan_jax.data.sampler import BatchSampler
 from gan_jax.errors import ConfigError
@@ -128,7 +128,7 @@ def edge_map(x: np.ndarray, threshold: float = EDGE_THRESHOLD) -> np.ndarray:
 
 
 def _mnist() -> Dataset:
-  return datasets.load_npz(datasets.embedded_mnist_path(), name="mnist")
+  return sources.load_npz(sources.embedded_mnist_path(), name="mnist")
 
 
 def _labels(a_train, b_train, a_test, b_test) -> dict:
@@ -150,7 +150,7 @@ def load_mnist_edges() -> TranslationData:
 
 
 def load_digits2mnist(image_size: int = 28) -> TranslationData:
-  d, m = datasets.load_digits(image_size), _mnist()
+  d, m = sources.load_digits(image_size), _mnist()
   return TranslationData(
       "digits2mnist", False, d.train_x, m.train_x, d.test_x, m.test_x,
       _labels(d.train_y, m.train_y, d.test_y, m.test_y), "input")

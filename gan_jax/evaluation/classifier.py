@@ -19,7 +19,8 @@ The embedded MNIST's classifier ships with the package (``gan_jax/assets/mnist_c
 float32 params, the fingerprint of the data and recipe it was trained on and its test accuracy),
 so a fresh machine trains none for it; ``get_classifier`` uses it whenever the fingerprint of the
 dataset it is asked about matches, and every other dataset trains and caches its own. It was
-written from the cache entry of the command above by ``export_shipped``.
+written from the cache entry of the command above by
+``benchmarks/export_shipped_classifier.py``.
 
 Evaluation code takes any ``feature_fn(images) -> (N, F)`` (images NHWC float32 in [-1, 1]):
 ``FeatureClassifier.features`` here, or e.g. Inception pool features on a host with the weights.
@@ -43,14 +44,13 @@ import numpy as np
 import optax
 import orbax.checkpoint as ocp
 
-from gan_jax.data.datasets import Dataset
+from gan_jax import files
+from gan_jax.data.sources import Dataset
 from gan_jax.errors import ConfigError
 from gan_jax.evaluation import metrics
 
 FeatureFn = Callable[[np.ndarray], np.ndarray]
 
-CACHE_ENV = "GAN_JAX_CACHE"
-DEFAULT_CACHE = "~/.cache/gan_jax"
 # Bump when the architecture or the training recipe changes: it is part of the cache key.
 RECIPE_VERSION = 1
 BATCH_SIZE = 128
@@ -193,12 +193,6 @@ class FeatureClassifier:
 # The on-disk cache.
 
 
-def cache_root(cache_dir: str | None = None) -> str:
-  """cache_dir, else $GAN_JAX_CACHE, else ~/.cache/gan_jax (absolute, user-expanded)."""
-  root = cache_dir or os.environ.get(CACHE_ENV, DEFAULT_CACHE)
-  return os.path.abspath(os.path.expanduser(root))
-
-
 def dataset_fingerprint(dataset: Dataset, train_steps: int) -> str:
   """sha1 of the recipe, the shapes, ≤ 256 evenly strided train and test examples and the labels."""
   h = hashlib.sha1()
@@ -216,15 +210,6 @@ def dataset_fingerprint(dataset: Dataset, train_steps: int) -> str:
 def _entry_dir(root: str, name: str, fingerprint: str) -> str:
   safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
   return os.path.join(root, "classifier", f"{safe}-{fingerprint[:16]}")
-
-
-def _write_json_atomic(path: str, payload: dict) -> None:
-  tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-  with open(tmp, "w") as f:
-    json.dump(payload, f, indent=2)
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(tmp, path)
 
 
 def _load_cached(entry: str, fingerprint: str, target, log) -> tuple[dict, dict] | None:
@@ -258,7 +243,8 @@ def _save(entry: str, params, meta: dict) -> None:
   checkpointer.save(os.path.join(entry, params_dir), params)
   checkpointer.wait_until_finished()
   checkpointer.close()
-  _write_json_atomic(os.path.join(entry, META_FILE), {**meta, "params_dir": params_dir})
+  files.write_text_atomic(os.path.join(entry, META_FILE),
+                          json.dumps({**meta, "params_dir": params_dir}, indent=2))
 
 
 def _load_shipped(fingerprint: str, target, path: str = SHIPPED) -> tuple[dict, dict] | None:
@@ -278,13 +264,6 @@ def _load_shipped(fingerprint: str, target, path: str = SHIPPED) -> tuple[dict, 
   return params, meta
 
 
-def export_shipped(params, meta: dict, path: str = SHIPPED) -> None:
-  """Writes ``params`` and ``meta`` (fingerprint, test accuracy, ...) as the shipped npz."""
-  flat = {"/".join(k): np.asarray(v, np.float32)
-          for k, v in flax.traverse_util.flatten_dict(params).items()}
-  np.savez_compressed(path, **flat, **{_META_KEY: np.asarray(json.dumps(meta))})
-
-
 def get_classifier(dataset: Dataset, cache_dir: str | None = None, *,
                    train_steps: int | None = None,
                    log: Callable[[str], None] = print) -> FeatureClassifier:
@@ -296,7 +275,7 @@ def get_classifier(dataset: Dataset, cache_dir: str | None = None, *,
   _check_labelled(dataset)
   steps = train_steps or default_train_steps(len(dataset.train_x))
   fingerprint = dataset_fingerprint(dataset, steps)
-  entry = _entry_dir(cache_root(cache_dir), dataset.name, fingerprint)
+  entry = _entry_dir(files.cache_root(cache_dir), dataset.name, fingerprint)
   model = ClassifierCNN(dataset.num_classes)
   target = jax.device_get(
       model.init(jax.random.key(0), jnp.zeros((1, *dataset.example_shape)))["params"])

@@ -6,7 +6,8 @@ Image datasets are measured in the feature space of a small classifier trained i
 dataset (``evaluation.classifier``), so the Fréchet distance there is a Fréchet *Classifier*
 Distance, reported as ``fcd`` next to its real-vs-real floor (train split vs test split, same
 sample count). ``evaluate(..., feature_fn=f)`` takes any ``f(images) -> (N, F)`` instead, and
-``evaluate(..., features='inception')`` gives the Inception metrics papers quote (evaluation.fid).
+``evaluate(..., features='inception')`` gives the Inception metrics papers quote
+(``evaluation.inception_metrics``).
 2-D mixtures are measured by their modes.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from gan_jax import rng
-from gan_jax.errors import ConfigError
+from gan_jax.errors import check_choice
 from gan_jax.evaluation import diagnostics, metrics, sampling
 
 
@@ -43,7 +44,7 @@ def evaluate_images(exp, state, *, num: int, seed: int = 0, classifier=None,
     classifier = classifier_lib.get_classifier(ds, cache_dir=cache_dir)
   if feature_fn is None and classifier is None:
     raise ValueError("an unlabelled image dataset needs a feature_fn for evaluation")
-  fake = _generate(exp, state, num, seed)
+  fake = sampling.draw_samples(exp, state, num, rng.streams(seed).eval)
   labels = fake.get("labels")
   fake_x = fake["images"]
   real_x, real_y = _real_subset(ds.train_x, ds.train_y, num, seed)
@@ -116,7 +117,7 @@ def evaluate_points(exp, state, *, num: int, seed: int = 0) -> dict:
   """Modes captured, high-quality fraction, mode KL and the mode-collapse flag (mode KL above
   ``diagnostics.MODE_COLLAPSE_KL``) for the 2-D mixtures."""
   ds = exp.dataset
-  pts = _generate(exp, state, num, seed)["samples"]
+  pts = sampling.draw_samples(exp, state, num, rng.streams(seed).eval)["samples"]
   out = {"num": int(num)}
   out.update(metrics.mode_metrics(pts, ds.mode_centers, ds.mode_std))
   out["mode_collapse"] = bool(out["mode_kl"] > diagnostics.MODE_COLLAPSE_KL)
@@ -129,6 +130,16 @@ def evaluate_points(exp, state, *, num: int, seed: int = 0) -> dict:
 FEATURES = ("classifier", "inception")
 
 
+def validate_config(config) -> None:
+  """ConfigError for a bad ``ema_bn_stats`` or ``train.eval_features``/``inception_*`` choice."""
+  check_choice("ema_bn_stats", config.ema_bn_stats, sampling.EMA_BN_STATS)
+  check_choice("train.eval_features", config.train.get("eval_features", "classifier"), FEATURES)
+  for field, valid in (("inception_protocol", ("pytorch_fid", "tf_legacy", "clean")),
+                       ("inception_quantize", ("default", "on", "off")),
+                       ("inception_reference_split", ("train", "test"))):
+    check_choice(f"train.{field}", config.train.get(field, valid[0]), valid)
+
+
 def evaluate(exp, state, *, num: int, seed: int = 0, features: str = "classifier",
              inception_weights: str | None = None, inception_protocol: str | None = None,
              inception_quantize: str | None = None, reference_split: str | None = None,
@@ -136,19 +147,18 @@ def evaluate(exp, state, *, num: int, seed: int = 0, features: str = "classifier
   """All metrics that apply to the run's dataset, as a flat dict of floats (and lists).
 
   ``features='inception'`` measures images in the FID Inception's pool3 space instead
-  (``fid.evaluate_run``: fid, kid, is, precision/recall, density/coverage); its protocol,
-  quantisation and reference split default to the run's train.inception_* fields.
+  (``inception_metrics.evaluate_run``: fid, kid, is, precision/recall, density/coverage); its
+  protocol, quantisation and reference split default to the run's train.inception_* fields.
   """
-  if features not in FEATURES:
-    raise ConfigError(f"features={features!r} is unknown; valid: {', '.join(FEATURES)}")
+  check_choice("features", features, FEATURES)
   if features == "inception":
-    from gan_jax.evaluation import fid, inception_net
+    from gan_jax.evaluation import inception_metrics, inception_net
 
     tc = exp.config.train
     protocol = inception_net.Protocol.parse(
         inception_protocol or tc.get("inception_protocol", "pytorch_fid"),
         inception_quantize or tc.get("inception_quantize", "default"))
-    out = fid.evaluate_run(
+    out = inception_metrics.evaluate_run(
         exp, state, num=num, seed=seed, weights_path=inception_weights,
         cache_dir=kwargs.get("cache_dir"), protocol=protocol,
         reference_split=reference_split or tc.get("inception_reference_split", "train"))
@@ -159,13 +169,3 @@ def evaluate(exp, state, *, num: int, seed: int = 0, features: str = "classifier
   return {k: (float(v) if isinstance(v, np.floating | float | int) and not isinstance(v, bool)
               else v) for k, v in out.items()}
 
-
-def _generate(exp, state, num: int, seed: int) -> dict:
-  z, labels = sampling.fixed_latents(rng.streams(seed).eval, num, exp.config.model.z_dim,
-                                     exp.num_classes)
-  x = sampling.generate(sampling.make_generate_fn(exp.generator),
-                        sampling.sampling_variables(exp, state), z, labels)
-  out = {"images" if exp.dataset.is_image else "samples": x}
-  if labels is not None:
-    out["labels"] = np.asarray(labels)
-  return out

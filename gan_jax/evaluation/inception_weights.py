@@ -208,7 +208,7 @@ def read_variables(path: str) -> dict:
 
 def default_weights_path(cache_dir: str | None = None, name: str = WEIGHTS_FILE) -> str:
   """<cache root>/inception/<name> (the cache root is ~/.cache/gan_jax by default)."""
-  from gan_jax.evaluation.classifier import cache_root
+  from gan_jax.files import cache_root
 
   return os.path.join(cache_root(cache_dir), "inception", name)
 

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gan_jax import rng
-from gan_jax.games import stylegan2_sampling as sgs
+from gan_jax.evaluation import stylegan2_sampling as sgs
 
 
 def classifier_distance(classifier):

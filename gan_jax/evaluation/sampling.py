@@ -11,7 +11,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from gan_jax import rng
-from gan_jax.training import state as state_lib
 
 
 def fixed_latents(seed: int, num: int, z_dim: int, num_classes: int):
@@ -79,6 +78,18 @@ def _split_stats(batch_stats):
       {path[:-1]: v for path, v in flat.items() if path[-1] == k}) for k in ("mean", "var")}
 
 
+def generator_variables(state, *, use_ema: bool, batch_stats=None) -> dict:
+  """G's variables for inference: EMA or raw params, with ``batch_stats`` when given, else the
+  BatchNorm statistics that go with them in the state (ema_g_batch_stats or g_batch_stats)."""
+  params = state.ema_g_params if use_ema else state.g_params
+  out = {"params": params}
+  if state.g_batch_stats:
+    if batch_stats is None:
+      batch_stats = state.ema_g_batch_stats if use_ema else state.g_batch_stats
+    out["batch_stats"] = batch_stats
+  return out
+
+
 def sampling_variables(exp, state) -> dict:
   """The variables of the generator a run documents for sampling and evaluation.
 
@@ -87,7 +98,7 @@ def sampling_variables(exp, state) -> dict:
   """
   c = exp.config
   use_ema = c.ema_decay > 0
-  variables = state_lib.generator_variables(state, use_ema=use_ema)
+  variables = generator_variables(state, use_ema=use_ema)
   mode = c.get("ema_bn_stats", "standing")
   if use_ema and state.g_batch_stats:
     if mode == "live":

@@ -7,14 +7,14 @@ through them, and the losses each side minimises, as pure functions. The trainer
 - ``init_state(key)``: the one pytree (a ``flax.struct`` dataclass with ``step`` and
   ``skipped_updates``) that the run carries, checkpoints and resumes;
 - ``train_step(state, batch, train_key) -> (state, metrics)``: the per-device step, pure, run
-  inside the data-parallel map over ``training.updates.AXIS`` (gradients and metrics averaged
+  inside the data-parallel map over ``games.updates.AXIS`` (gradients and metrics averaged
   over devices there); step ``s`` draws from ``fold_in(train_key, s)``;
 - ``batch_fn(process_index=, process_count=)``: ``batch(step)``, this process's part of the
   global batch of train step ``step`` as numpy arrays, a pure function of (seed, step);
 - host-side reporting: the quantities checked for non-finite values, the progress line, a
   picture of the state, its evaluation, and its diagnostics.
 
-Everything else (optimiser steps, EMA, the non-finite guard: ``training.updates``; devices,
+Everything else (optimiser steps, EMA, the non-finite guard: ``games.updates``; devices,
 checkpoints, resume, preemption, logging, evaluation schedule, ``ablate``) is the trainer's and
 serves every game alike.
 """
@@ -44,9 +44,9 @@ class Game:
   def load_dataset(cls, data_config):
     """The game's data for ``config.data`` (``experiment.build`` calls it): the GAN's
     ``data.load_dataset`` unless a game reads another kind (e.g. translation pairs)."""
-    from gan_jax.data import datasets
+    from gan_jax.data import sources
 
-    return datasets.load_dataset(data_config)
+    return sources.load_dataset(data_config)
 
   # ---- device side ---------------------------------------------------------------------------
 

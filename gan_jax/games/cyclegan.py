@@ -15,7 +15,7 @@ optimize_parameters`` there: G first (D fixed), then D on fakes from the history
 
 the means over every patch and pixel; ``losses.get('lsgan')`` gives each D term (its d_loss is
 that ½[...]), and its g_loss E (f - 1)²/2 is doubled to the paper's E (f - 1)². pool_a and
-pool_b are the 50-image history buffers (``training.image_pool``), part of the state; the step
+pool_b are the 50-image history buffers (``games.image_pool``), part of the state; the step
 draws their choices from ``fold_in(fold_in(train_key, step), 1 or 2)``.
 """
 
@@ -30,8 +30,7 @@ import optax
 
 from gan_jax import losses
 from gan_jax.errors import ConfigError
-from gan_jax.games import translation
-from gan_jax.training import image_pool, updates
+from gan_jax.games import image_pool, translation, updates
 
 OBJECTIVE = "lsgan"
 # losses.get('lsgan').g_loss is E (f - 1)²/2; the paper's (and torch's MSELoss) L_GAN of G has

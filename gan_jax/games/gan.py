@@ -1,5 +1,5 @@
 """The GAN game (``game='gan'``): G(z, c) → x against D(x, c), n_critic D updates then one G
-update per train step (``training.steps``), for every objective in ``gan_jax.losses``."""
+update per train step (``games.gan_steps``), for every objective in ``gan_jax.losses``."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 from gan_jax import models
 from gan_jax.data import sampler
 from gan_jax.evaluation import diagnostics, metrics, sampling
+from gan_jax.games import gan_state as state_lib
+from gan_jax.games import gan_steps as steps_lib
 from gan_jax.games.base import Game
-from gan_jax.training import state as state_lib
-from gan_jax.training import steps as steps_lib
 
 
 class GANGame(Game):

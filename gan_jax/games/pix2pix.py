@@ -28,8 +28,7 @@ import optax
 
 from gan_jax import losses
 from gan_jax.errors import ConfigError
-from gan_jax.games import translation
-from gan_jax.training import updates
+from gan_jax.games import translation, updates
 
 OBJECTIVE = "non_saturating"
 

@@ -33,11 +33,11 @@ from gan_jax import models
 from gan_jax.data import sampler
 from gan_jax.errors import ConfigError
 from gan_jax.evaluation import sampling
+from gan_jax.games import updates
 from gan_jax.games.base import Game
+from gan_jax.games.updates import AXIS
 from gan_jax.models import stylegan2 as sg
 from gan_jax.ops import ada
-from gan_jax.training import updates
-from gan_jax.training.updates import AXIS
 
 METRICS = ("d_loss", "g_loss", "r1_penalty", "pl_penalty", "pl_mean", "d_real", "d_fake",
            "real_sign", "ada_p", "d_nonfinite", "g_nonfinite")
@@ -330,7 +330,7 @@ class StyleGAN2Game(Game):
 
   def samples(self, state, *, num: int, seed: int, truncation: float = 1.0, **kwargs) -> dict:
     """G_ema(z, c) of the fixed latents of ``seed``; ``truncation`` ψ: w ← w̄ + ψ(w - w̄)."""
-    from gan_jax.games import stylegan2_sampling
+    from gan_jax.evaluation import stylegan2_sampling
 
     return stylegan2_sampling.draw(self, state, num=num, seed=seed, truncation=truncation)
 

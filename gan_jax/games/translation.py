@@ -11,10 +11,10 @@ import numpy as np
 from jax import lax
 
 from gan_jax.errors import ConfigError
+from gan_jax.games import updates
 from gan_jax.games.base import Game
 from gan_jax.models import translation as nets
 from gan_jax.ops import conv as conv_ops
-from gan_jax.training import updates
 
 DIRECTIONS = ("a2b", "b2a")
 GENERATORS = ("unet", "resnet")
@@ -186,10 +186,10 @@ class TranslationGame(Game):
     if self._classifier is None:
       import ml_collections
 
-      from gan_jax.data import datasets
+      from gan_jax.data import sources
       from gan_jax.evaluation import classifier
 
-      mnist = datasets.load_dataset(ml_collections.ConfigDict({"name": "mnist", "path": ""}))
+      mnist = sources.load_dataset(ml_collections.ConfigDict({"name": "mnist", "path": ""}))
       self._classifier = classifier.get_classifier(mnist, cache_dir, log=lambda _: None)
     return self._classifier
 

@@ -23,10 +23,10 @@ from gan_jax import models, rng, vae_losses
 from gan_jax.data import sampler
 from gan_jax.errors import ConfigError
 from gan_jax.evaluation import sampling
+from gan_jax.games import gan_state as state_lib
+from gan_jax.games import updates
 from gan_jax.games.base import Game
 from gan_jax.models import vae as vae_models
-from gan_jax.training import state as state_lib
-from gan_jax.training import updates
 
 # Test images whose reconstruction error ``evaluate`` reports (at most; capped at --num).
 RECON_EVAL_NUM = 2000
@@ -192,7 +192,7 @@ class VAEGame(Game):
     """Dec(μ(x)) for each image (N, H, W, C) in [-1, 1]: the encoder's mean, decoded by the
     live decoder in inference mode (running BatchNorm statistics)."""
     fn = _reconstruct_fn(self.encoder, self.generator)
-    g_vars = state_lib.generator_variables(state, use_ema=False)
+    g_vars = sampling.generator_variables(state, use_ema=False)
     images = np.asarray(images, np.float32)
     # generate() batches row by row with padding; it passes our images as its "z".
     return sampling.generate(lambda variables, x, _: fn(variables, x), (state.e_params, g_vars),

@@ -18,9 +18,9 @@ import jax.numpy as jnp
 from gan_jax import losses, vae_losses
 from gan_jax.errors import ConfigError
 from gan_jax.evaluation import diagnostics
+from gan_jax.games import updates
 from gan_jax.games.vae import VAEGame
 from gan_jax.models import vae as vae_models
-from gan_jax.training import updates
 
 # The GAN objectives whose per-example terms make Algorithm 1's L_GAN (no gradient penalty, no
 # weight clipping: D is the unconstrained DCGAN D).

@@ -17,7 +17,7 @@ import math
 
 import jax
 
-from gan_jax.errors import ConfigError
+from gan_jax.errors import ConfigError, check_choice
 from gan_jax.models import (
   biggan32,
   common,
@@ -57,6 +57,15 @@ def count_params(tree) -> int:
   return sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(tree))
 
 
+def validate_config(model_config) -> None:
+  """ConfigError for a ``model.*`` choice that is not one of the valid ones."""
+  check_choice("model.name", model_config.name, NAMES)
+  check_choice("model.conditioning", model_config.get("conditioning", "projection"),
+               CONDITIONINGS)
+  check_choice("model.d_norm", model_config.get("d_norm", "auto"), D_NORMS)
+  check_choice("model.conv_impl", model_config.get("conv_impl", "fast"), conv.CONV_IMPLS)
+
+
 def get(model_config, *, example_shape, num_classes=0, axis_name=None):
   """Builds G and D for ``model_config`` (name, z_dim, width, spectral_norm, conditioning...).
 
@@ -67,12 +76,8 @@ def get(model_config, *, example_shape, num_classes=0, axis_name=None):
   if name == "stylegan2":  # stylegan2-ada-pytorch's networks, their own model.* fields
     return stylegan2.build(model_config, example_shape=tuple(example_shape),
                            num_classes=num_classes, axis_name=axis_name)
-  if name not in _REGISTRY:
-    raise ConfigError(f"model.name={name!r} is unknown; valid: {', '.join(NAMES)}")
+  validate_config(model_config)
   conditioning = model_config.get("conditioning", "projection")
-  if conditioning not in CONDITIONINGS:
-    raise ConfigError(
-        f"model.conditioning={conditioning!r} is unknown; valid: {', '.join(CONDITIONINGS)}")
   example_shape = tuple(example_shape)
   if name in IMAGE_SHAPES and (
       len(example_shape) != 3 or example_shape[:2] != IMAGE_SHAPES[name]):
@@ -84,7 +89,7 @@ def get(model_config, *, example_shape, num_classes=0, axis_name=None):
   g_extra, d_extra = _studiogan_options(model_config, name, spectral_norm, axis_name)
   shared = dict(embed_dim=model_config.get("embed_dim", 128), width=model_config.get("width", 0),
                 depth=model_config.get("depth", 0))
-  if name in IMAGE_SHAPES:  # configs.validate has checked the choice
+  if name in IMAGE_SHAPES:
     shared["conv_impl"] = conv.resolve_impl(model_config.get("conv_impl", "fast"),
                                             jax.default_backend())
   generator = g_cls(out_shape=example_shape, axis_name=axis_name, num_classes=num_classes,
@@ -99,8 +104,6 @@ def _studiogan_options(model_config, name: str, spectral_norm: bool, axis_name):
   """(G, D) keyword arguments of the StudioGAN families: G's SN, D's norm and device axis."""
   g_sn = bool(model_config.get("g_spectral_norm", False))
   d_norm = model_config.get("d_norm", "auto")
-  if d_norm not in D_NORMS:
-    raise ConfigError(f"model.d_norm={d_norm!r} is unknown; valid: {', '.join(D_NORMS)}")
   if name == "infogan28":  # compare_gan's D normalisation option; G has no SN option
     if g_sn:
       raise ConfigError("model.g_spectral_norm does not apply to model.name='infogan28'")

@@ -17,7 +17,7 @@ the same pixels are sampled. The colour transforms compose into one 4x4 matrix C
 
 Any game can use it: keep p and the sign sums in its state, pass every image D sees (real and
 fake, as reg.diffaug) through ``augment(x, keys, p)`` with per-example keys drawn for the global
-batch, and update p with ``adjust_p`` (games/stylegan2.py does; the GAN game's training/steps.py
+batch, and update p with ``adjust_p`` (games/stylegan2.py does; the GAN game's games/gan_steps.py
 does not yet, and configs.validate refuses reg.ada_pipe there).
 
 p heuristic: every ``interval`` steps, r_t = E[sign(D(real))] over those steps' real logits and

@@ -11,9 +11,9 @@ import os
 
 import numpy as np
 
+from gan_jax import files
 from gan_jax.sweeps.runner import SAMPLES_FILE, SKIPPED_EVAL_KEYS, load_history, run_dir
 from gan_jax.sweeps.spec import SEED_FIELD
-from gan_jax.training import workdir as workdir_lib
 
 # Training metrics drawn over steps, and G's gradient measures drawn on a log axis.
 CURVE_METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
@@ -103,7 +103,7 @@ def write_tables(results: list[dict], workdir: str, *, command: str = "") -> Non
   writer = csv.DictWriter(table, fieldnames=list(rows[0]) if rows else ["name"])
   writer.writeheader()
   writer.writerows(rows)
-  workdir_lib.write_text_atomic(os.path.join(workdir, "results.csv"), table.getvalue())
+  files.write_text_atomic(os.path.join(workdir, "results.csv"), table.getvalue())
   summary = group_summary(results)
   md = io.StringIO()
   md.write("# Ablation results\n\n")
@@ -124,7 +124,7 @@ def write_tables(results: list[dict], workdir: str, *, command: str = "") -> Non
     md.writelines(f"- {r['name']}: {r['status']}: {r.get('error', '')}\n" for r in diverged)
   md.write("\nPlots: `curves.png` (training metrics), `grad_norms.png` (G's gradient norms), "
            "`samples.png` (final samples).\n")
-  workdir_lib.write_text_atomic(os.path.join(workdir, "results.md"), md.getvalue())
+  files.write_text_atomic(os.path.join(workdir, "results.md"), md.getvalue())
 
 
 def _pyplot():
@@ -228,7 +228,7 @@ def plot_grad_norms(results: list[dict], workdir: str) -> str:
 
 def plot_samples(results: list[dict], workdir: str) -> str:
   """samples.png: the final samples of each group's first finished seed, one panel a group."""
-  from gan_jax.data import datasets as data
+  from gan_jax.data import sources
   from gan_jax.evaluation import sampling
 
   plt = _pyplot()
@@ -261,7 +261,7 @@ def plot_samples(results: list[dict], workdir: str) -> str:
       data_name = json.load(f)["data"]["name"]
     if data_name not in real_cache:
       try:
-        real_cache[data_name] = data.sample_mog(data_name, 1000, seed=0)[0]
+        real_cache[data_name] = sources.sample_mog(data_name, 1000, seed=0)[0]
       except ValueError:
         real_cache[data_name] = None
     real = real_cache[data_name]

@@ -14,6 +14,7 @@ import traceback
 
 import numpy as np
 
+from gan_jax import files
 from gan_jax.errors import ConfigError, NonFiniteError
 from gan_jax.sweeps.spec import RunSpec, expand_sweep
 from gan_jax.training import preemption
@@ -78,8 +79,7 @@ def train_run(spec: RunSpec, directory: str) -> dict:
   The trainer evaluates the final state itself (train.eval_at_end); a run that was already
   trained to the end (or has eval_at_end off) is evaluated here, from its last checkpoint.
   """
-  from gan_jax.training import experiment
-  from gan_jax.training import loop as train
+  from gan_jax.training import experiment, loop
 
   config = spec.config
   result = dict(name=spec.name, group=spec.group, seed=spec.seed, settings=spec.settings,
@@ -87,7 +87,7 @@ def train_run(spec: RunSpec, directory: str) -> dict:
   t0 = time.perf_counter()
   summary = {}
   try:
-    summary = train.train_and_evaluate(config, directory)
+    summary = loop.train_and_evaluate(config, directory)
     result["final_step"] = int(summary["final_step"])
   except NonFiniteError as e:
     result.update(status="diverged", diverged_step=_diverged_step(e, directory),
@@ -100,7 +100,7 @@ def train_run(spec: RunSpec, directory: str) -> dict:
     scores = summary.get("eval")
     if scores is None:
       scores = exp.game.evaluate(state, num=config.train.eval_num)
-      workdir_lib.append_line(os.path.join(directory, "metrics.jsonl"),
+      files.append_line(os.path.join(directory, "metrics.jsonl"),
                               json.dumps({"step": step, "eval": True, **scores}))
     result["eval"] = {k: float(v) for k, v in scores.items()
                       if isinstance(v, int | float) and k not in SKIPPED_EVAL_KEYS}
@@ -108,7 +108,7 @@ def train_run(spec: RunSpec, directory: str) -> dict:
     np.savez(os.path.join(directory, SAMPLES_FILE),
              samples=drawn["images" if exp.dataset.is_image else "samples"])
   result["wall_s"] = time.perf_counter() - t0
-  workdir_lib.write_text_atomic(os.path.join(directory, RESULT_FILE),
+  files.write_text_atomic(os.path.join(directory, RESULT_FILE),
                                 json.dumps(result, indent=2, allow_nan=True))
   return result
 
@@ -131,9 +131,8 @@ def _final_train_metrics(history: list[dict], objective: str) -> dict:
 
 def check_runs(runs: list[RunSpec], workdir: str) -> None:
   """Builds every run (config, data, models) and checks its workdir before anything trains."""
-  from gan_jax.data import datasets as data
-  from gan_jax.training import experiment, parallel
-  from gan_jax.training import loop as train
+  from gan_jax.data import sources
+  from gan_jax.training import experiment, loop, parallel
 
   datasets = {}
   for spec in runs:
@@ -142,9 +141,9 @@ def check_runs(runs: list[RunSpec], workdir: str) -> None:
     key = config.data.to_json()
     try:
       if key not in datasets:
-        datasets[key] = data.load_dataset(config.data)
+        datasets[key] = sources.load_dataset(config.data)
       experiment.build(config, num_devices=num_devices, dataset=datasets[key])
-      train.check_workdir_config(config, run_dir(workdir, spec.name))
+      loop.check_workdir_config(config, run_dir(workdir, spec.name))
     except ConfigError as e:
       raise ConfigError(f"run {spec.name}: {e}") from None
 

@@ -15,7 +15,7 @@ import ml_collections
 import numpy as np
 
 from gan_jax import configs, games, rng
-from gan_jax.data import datasets as data
+from gan_jax.data import sources
 from gan_jax.errors import ConfigError
 from gan_jax.games import base as games_base
 
@@ -27,7 +27,7 @@ class Experiment:
   """A run's config, its data and the game it plays (``gan_jax.games``)."""
 
   config: ml_collections.ConfigDict
-  dataset: data.Dataset
+  dataset: sources.Dataset
   game: games_base.Game
 
   def init_state(self):
@@ -46,7 +46,7 @@ class Experiment:
     raise AttributeError(name)
 
 
-def build(config, *, num_devices: int, dataset: data.Dataset | None = None) -> Experiment:
+def build(config, *, num_devices: int, dataset: sources.Dataset | None = None) -> Experiment:
   """Validates ``config`` and builds the run; raises ConfigError on bad input."""
   configs.validate(config, num_devices=num_devices)
   game_name = config.get("game", "gan")
@@ -75,7 +75,7 @@ def load_workdir_config(workdir: str) -> ml_collections.ConfigDict:
   return config
 
 
-def load_run(workdir: str, dataset: data.Dataset | None = None, step: int | None = None):
+def load_run(workdir: str, dataset: sources.Dataset | None = None, step: int | None = None):
   """(experiment, canonical state, step) of checkpoint ``step`` in ``workdir`` (None: the latest
   readable one).
 

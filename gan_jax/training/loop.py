@@ -18,7 +18,7 @@ import jax
 import numpy as np
 from absl import logging
 
-from gan_jax import configs, rng
+from gan_jax import configs, files, rng
 from gan_jax.data import grain_loader, prefetch
 from gan_jax.errors import ConfigError, NonFiniteError
 from gan_jax.training import checkpointing, experiment, parallel, preemption
@@ -113,7 +113,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
     stack.enter_context(workdir_lib.WorkdirLock(workdir,
                                                 stale_after_s=lock_stale_after_s)).acquire()
     if is_chief:
-      workdir_lib.write_text_atomic(os.path.join(workdir, experiment.CONFIG_FILE),
+      files.write_text_atomic(os.path.join(workdir, experiment.CONFIG_FILE),
                                     config.to_json(indent=2))
     # grain: its iterator state is checkpointed (translation data has no stream)
     streamed = getattr(exp.dataset, "stream", None) is not None

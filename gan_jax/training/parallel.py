@@ -33,7 +33,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from gan_jax.errors import ConfigError
-from gan_jax.training.steps import AXIS
+from gan_jax.games.gan_steps import AXIS
 
 # Steps a multi-device CPU host may have dispatched but not finished (see the module docstring):
 # far below XLA:CPU's 32 queued programs per device; 2 keeps the host one step ahead.

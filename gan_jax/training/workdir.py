@@ -15,8 +15,8 @@
   names the holder it judged stale, so of N takers of one stale lock exactly one wins.
   ``set_aside`` (``--takeover_lock``) sets aside any lock, live or not, the same way. Only
   process 0 takes it; the others learn the outcome from it.
-- ``append_line`` and ``write_atomic`` write metrics lines and files so that a failed write
-  (disk full, I/O error) leaves the file as it was, and raise ``WriteError`` naming the step.
+- ``write_failed`` names the step and the OS error of a failed write (``gan_jax.files`` leaves
+  the file as it was).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import json
 import os
 import socket
 import sys
-import tempfile
 import threading
 import time
 
@@ -62,61 +61,6 @@ def os_error_text(error: BaseException) -> str:
 def write_failed(step: int, what: str, error: BaseException) -> WriteError:
   return WriteError(f"step {step}: writing {what} failed ({os_error_text(error)}); the run "
                     "stopped; rerun the same command to resume from the latest checkpoint")
-
-
-def append_line(path: str, line: str) -> None:
-  """Appends ``line + '\\n'``; on failure truncates the file back to its old size and raises."""
-  data = memoryview((line + "\n").encode())
-  with open(path, "ab", buffering=0) as f:  # unbuffered: no flush can fail inside the undo
-    size = f.seek(0, os.SEEK_END)
-    try:
-      while data:
-        data = data[f.write(data):]  # a short write (disk full) continues, then raises
-    except BaseException:
-      with contextlib.suppress(OSError):
-        os.ftruncate(f.fileno(), size)
-      raise
-
-
-def write_atomic(path: str, write) -> None:
-  """``write(tmp_path)`` then renames tmp_path to ``path``; on failure removes tmp_path.
-
-  tmp_path is unique (mkstemp beside ``path``), so concurrent writers of one path never share
-  it: the last rename wins and each file is whole.
-  """
-  base, ext = os.path.splitext(path)
-  # The extension kept: PIL picks the format from it.
-  fd, tmp = tempfile.mkstemp(prefix=os.path.basename(base) + ".", suffix=".tmp" + ext,
-                             dir=os.path.dirname(os.path.abspath(path)))
-  os.close(fd)
-  umask = os.umask(0)
-  os.umask(umask)
-  try:
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 → what open() would have given
-    write(tmp)
-    os.replace(tmp, path)
-  except BaseException:
-    with contextlib.suppress(OSError):
-      os.remove(tmp)
-    raise
-
-
-def write_text_atomic(path: str, text: str) -> None:
-  """``write_atomic`` of a text file holding ``text``."""
-
-  def write(tmp: str) -> None:
-    with open(tmp, "w", newline="") as f:
-      f.write(text)
-
-  write_atomic(path, write)
-
-
-def savez(path: str, **arrays) -> None:
-  """``np.savez`` to exactly ``path`` (through a file object: no '.npz' appended)."""
-  import numpy as np
-
-  with open(path, "wb") as f:
-    np.savez(f, **arrays)
 
 
 # ---- Up-front checks --------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import os
 
 import numpy as np
 
+from gan_jax import files
 from gan_jax.evaluation import sampling
 from gan_jax.training import workdir as workdir_lib
 
@@ -33,7 +34,7 @@ class RunWriter:
     if not self.enabled:
       return
     try:
-      workdir_lib.append_line(os.path.join(self.workdir, METRICS_FILE),
+      files.append_line(os.path.join(self.workdir, METRICS_FILE),
                               json.dumps({"step": step, **values}))
     except OSError as e:
       raise workdir_lib.write_failed(step, METRICS_FILE, e) from e
@@ -46,7 +47,7 @@ class RunWriter:
     if not self.enabled:
       return
     try:
-      workdir_lib.write_text_atomic(os.path.join(self.workdir, SUMMARY_FILE),
+      files.write_text_atomic(os.path.join(self.workdir, SUMMARY_FILE),
                                     json.dumps(summary, indent=1))
     except OSError as e:
       raise workdir_lib.write_failed(summary["final_step"], SUMMARY_FILE, e) from e
@@ -72,7 +73,7 @@ class RunWriter:
         else:
           dropped += 1
     if dropped and self.enabled:
-      workdir_lib.write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
+      files.write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
       print(f"dropped {dropped} metrics records past step {start_step}", flush=True)
     return [r for r in kept if not r.get("eval")]
 
@@ -81,7 +82,7 @@ class RunWriter:
       return
     name = os.path.join(SAMPLES_DIR, f"step_{step:07d}.png")
     try:
-      workdir_lib.write_atomic(os.path.join(self.workdir, name),
+      files.write_atomic(os.path.join(self.workdir, name),
                                lambda tmp: sampling.save_png(picture, tmp))
     except OSError as e:
       raise workdir_lib.write_failed(step, name, e) from e

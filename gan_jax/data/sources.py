@@ -141,7 +141,7 @@ def load_dataset(data_config) -> Dataset:
       and data_config.get("loader", "auto") != "grain"
       and idx.has_idx_dir(idx.DEBIAN_FASHION_MNIST)):
     return idx.load_idx_dir(idx.DEBIAN_FASHION_MNIST, name)
-  if not path and name not in grain_loader.MEMORY_ONLY and (
+  if not path and name not in BUILTIN_DATASETS and (
       grain_loader.resolve_loader(data_config) == "grain"):
     return grain_loader.load_tfds_reference(data_config)
   if path:

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from gan_jax.training import updates
+from gan_jax.games import updates
 
 SWAP_PROBABILITY = 0.5
 

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from gan_jax.training import updates
+from gan_jax.games import updates
 
 
 @flax.struct.dataclass
@@ -73,14 +73,3 @@ def create_state(key, *, generator, discriminator, optimizers: Optimizers, z_dim
       ema_g_batch_stats=jax.tree.map(jnp.copy, g_vars.get("batch_stats", {})),
       skipped_updates=jnp.zeros((), jnp.int32))
 
-
-def generator_variables(state: GANState, *, use_ema: bool, batch_stats=None) -> dict:
-  """G's variables for inference: EMA or raw params, with ``batch_stats`` when given, else the
-  BatchNorm statistics that go with them in the state (ema_g_batch_stats or g_batch_stats)."""
-  params = state.ema_g_params if use_ema else state.g_params
-  out = {"params": params}
-  if state.g_batch_stats:
-    if batch_stats is None:
-      batch_stats = state.ema_g_batch_stats if use_ema else state.g_batch_stats
-    out["batch_stats"] = batch_stats
-  return out

@@ -18,6 +18,8 @@ import jax.numpy as jnp
 import optax
 from jax import lax
 
+from gan_jax.errors import check_choice
+
 AXIS = "batch"
 
 LR_SCHEDULES = ("constant", "linear", "constant_then_linear")
@@ -115,3 +117,9 @@ def ema_decay_at(step, decay: float, start_step: int = 0, warmup: str = "tf"):
 def ema(average, new, decay):
   """average ← decay·average + (1 - decay)·new, leaf by leaf."""
   return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, average, new)
+
+
+def validate_config(config) -> None:
+  """ConfigError for a bad ``optim.schedule`` or ``ema_warmup``."""
+  check_choice("optim.schedule", config.optim.schedule, LR_SCHEDULES)
+  check_choice("ema_warmup", config.get("ema_warmup", "tf"), EMA_WARMUPS)

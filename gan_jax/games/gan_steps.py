@@ -26,10 +26,10 @@ import optax
 from jax import lax
 
 from gan_jax import losses
+from gan_jax.games import updates
+from gan_jax.games.gan_state import GANState, Optimizers
+from gan_jax.games.updates import AXIS, ema_decay_at  # noqa: F401 - the GAN game's names
 from gan_jax.ops import augment
-from gan_jax.training import updates
-from gan_jax.training.state import GANState, Optimizers
-from gan_jax.training.updates import AXIS, ema_decay_at  # noqa: F401 - the GAN game's names
 
 # fold_in stream of the DiffAugment keys, apart from the steps' other draws.
 _DIFFAUG_STREAM = 0x0D1FF

@@ -22,10 +22,9 @@ import zlib
 import numpy as np
 from scipy import special
 
-from gan_jax import rng
+from gan_jax import files, rng
 from gan_jax.errors import ConfigError
 from gan_jax.evaluation import metrics
-from gan_jax.training import workdir
 
 REFERENCE_SPLITS = ("train", "test")
 KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
@@ -59,7 +58,7 @@ class InceptionStats:
                weights_sha256=feature_fn.weights_sha256, protocol=feature_fn.protocol.id)
 
   def save(self, path: str) -> None:
-    workdir.write_atomic(path, lambda tmp: workdir.savez(
+    files.write_atomic(path, lambda tmp: files.savez(
         tmp, mu=self.mu, sigma=self.sigma, features=self.features, logits=self.logits,
         protocol=np.array(self.protocol), weights_sha256=np.array(self.weights_sha256)))
 
@@ -150,7 +149,7 @@ def reference_images(dataset, split: str) -> np.ndarray:
 
 def _reference_path(dataset, num: int, seed: int, feature_fn, split: str, cache_dir) -> str:
   """<cache root>/inception/stats/<name>-<split>-<sha1 of protocol, weights, num, seed, data>."""
-  from gan_jax.evaluation.classifier import cache_root
+  from gan_jax.files import cache_root
 
   h = hashlib.sha1(f"{feature_fn.protocol.id} {feature_fn.weights_sha256} num={num} "
                    f"seed={seed} split={split}".encode())

@@ -15,8 +15,9 @@ import pytest
 from gan_jax.models import stylegan2 as sg
 from gan_jax.models import stylegan2_layers as layers
 from gan_jax.ops import upfirdn2d
+from tests.helpers import FIXTURES
 
-FIXTURE = os.path.join(os.path.dirname(__file__), "data", "stylegan2_params.json")
+FIXTURE = os.path.join(FIXTURES, "stylegan2_params.json")
 
 
 def _counts(params) -> dict:

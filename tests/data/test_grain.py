@@ -25,7 +25,7 @@ from gan_jax.data import grain_loader, sampler
 from gan_jax.errors import ConfigError
 from gan_jax.training import checkpointing
 from tests.helpers import load_config
-from tests.test_preemption import (
+from tests.training.test_preemption import (
   _assert_same_final_state,
   _prefetch_threads,
   _start,

@@ -15,7 +15,7 @@ from gan_jax import configs
 from gan_jax.errors import ConfigError
 from gan_jax.sweeps import report, runner
 from gan_jax.sweeps import spec as sweep_spec
-from tests.helpers import run_module
+from tests.helpers import REPO, run_module
 
 # Two objectives × two seeds on a tiny ring MLP, plus an Adam step of 1e30 that must overflow.
 SWEEP_FILE = textwrap.dedent("""
@@ -200,7 +200,7 @@ def test_shipped_configs_expand():
               ("ablation_cgan", None): 12, ("ablation_cifar_losses", None): 15,
               ("ablation_cgan_recipe", None): 8}
   for (name, arg), count in expected.items():
-    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "experiments", f"{name}.py")
+    path = os.path.join(REPO, "experiments", f"{name}.py")
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

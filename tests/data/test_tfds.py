@@ -22,7 +22,8 @@ from tests.helpers import load_config, run_module
 
 @pytest.fixture(autouse=True)
 def _tfds_not_debian(monkeypatch, tmp_path):
-  """These tests exercise TFDS: Debian's Fashion-MNIST files (tests/test_idx.py) stay hidden."""
+  """These tests exercise TFDS: Debian's Fashion-MNIST files (tests/data/test_idx.py) stay
+  hidden."""
   from gan_jax.data import idx
 
   monkeypatch.setattr(idx, "DEBIAN_FASHION_MNIST", str(tmp_path / "no-debian-files"))

@@ -10,8 +10,9 @@ import pytest
 
 from gan_jax.training import experiment
 from gan_jax.training import loop as train
+from tests.helpers import FIXTURES
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "old_checkpoints")
+DATA = os.path.join(FIXTURES, "old_checkpoints")
 
 
 @pytest.mark.parametrize("name", ["tiny", "cond"])

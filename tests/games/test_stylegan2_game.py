@@ -18,8 +18,9 @@ from gan_jax.games import stylegan2_sampling
 from gan_jax.ops import ada
 from gan_jax.training import experiment
 from gan_jax.training.updates import AXIS
+from tests.helpers import FIXTURES, REPO
 
-ADA_FIXTURE = os.path.join(os.path.dirname(__file__), "data", "ada_reference.npz")
+ADA_FIXTURE = os.path.join(FIXTURES, "ada_reference.npz")
 
 
 def tiny_config(num_steps: int = 4):
@@ -253,7 +254,7 @@ def test_perceptual_path_length_is_a_finite_difference_of_the_image_path(tiny):
 def _experiment(name):
   import importlib.util
 
-  path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "experiments", name)
+  path = os.path.join(REPO, "experiments", name)
   module_spec = importlib.util.spec_from_file_location(name[:-3], path)
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)

@@ -42,9 +42,10 @@ def _behaviour(name: str) -> str:
 
 DIRECTION = _behaviour("test_one_update_lowers_the_players_loss")
 RING = _behaviour("test_a_short_ring_run_with_the_shipped_recipe_moves_samples_to_the_modes")
-EMA = _behaviour("test_ema_is_decay_times_ema_plus_one_minus_decay_times_the_new_params")
-EMA_SKIP = _behaviour("test_a_skipped_nonfinite_g_update_leaves_g_and_its_ema_untouched")
-SN_U = _behaviour("test_spectral_norm_u_advances_by_one_power_iteration_per_d_step")
+STEPS = "tests/training/test_steps.py"
+EMA = f"{STEPS}::test_g_step_updates_the_ema_with_the_warmed_up_decay"
+EMA_SKIP = f"{STEPS}::test_a_skipped_nonfinite_g_update_leaves_g_and_its_ema_untouched"
+SN_U = f"{STEPS}::test_spectral_norm_u_advances_by_one_power_iteration_per_d_step"
 SN_PROJ = _behaviour("test_spectral_norm_normalises_the_projection_embedding")
 LABELS = _behaviour("test_g_and_d_outputs_depend_on_the_label")
 SAMPLES = _behaviour("test_samples_have_label_i_mod_k_and_come_from_the_ema_generator")

@@ -11,7 +11,7 @@ import pytest
 
 from gan_jax.models import dcgan, mlp
 from gan_jax.training import experiment, parallel, state, steps
-from tests.helpers import gan_players, load_config, mapped_g_step
+from tests.helpers import gan_players, load_config, mapped_d_step, mapped_g_step
 
 PAR = parallel.DataParallel("pmap", devices=jax.devices()[:1])
 
@@ -109,90 +109,80 @@ def test_shared_forward_pass_gives_g_and_the_last_d_update_the_same_fakes():
 # ---- Spectral norm: one power iteration per D update, and the penalties see the same σ -------
 
 
-def _l2_normalize(a):
-  return a * jax.lax.rsqrt(jnp.sum(a * a) + 1e-12)
-
-
 def _power_iteration(u, kernel):
-  """One step of the power iteration on W = kernel (in, out) from u (1, out): (u', σ(u'))."""
-  v = _l2_normalize(u @ kernel.T)
-  u_next = _l2_normalize(v @ kernel)
-  return u_next, (v @ kernel @ u_next.T)[0, 0]
+  """One step of flax's power iteration on W = kernel as a (-1, out) matrix from u (1, out):
+  v = ‖uWᵀ‖⁻¹ uWᵀ, u' = ‖vW‖⁻¹ vW; returns (u', σ = v W u'ᵀ), in float64."""
+  w = np.asarray(kernel, np.float64).reshape(-1, np.shape(kernel)[-1])
+  v = np.asarray(u, np.float64) @ w.T
+  v /= np.linalg.norm(v)
+  u_next = v @ w
+  u_next /= np.linalg.norm(u_next)
+  return u_next, float((v @ w @ u_next.T)[0, 0])
 
 
-def _sn_players(objective: str, **step_config):
-  import ml_collections
-
-  from gan_jax.models import mlp
-  from gan_jax.training import state as state_lib
-  from gan_jax.training import steps as steps_lib
-
-  generator = mlp.MLPGenerator(out_shape=(2,), width=8, depth=1)
-  discriminator = mlp.MLPDiscriminator(width=8, depth=2, spectral_norm=True)
-  optimizers = state_lib.make_optimizers(
-      ml_collections.ConfigDict(dict(g_lr=1e-2, d_lr=1e-2, b1=0.5, b2=0.9)))
-  cfg = steps_lib.StepConfig(objective=objective, num_devices=1, z_dim=2, **step_config)
-  gan = steps_lib.bind(generator=generator, discriminator=discriminator,
-                           optimizers=optimizers, cfg=cfg)
-  init = state_lib.create_state(jax.random.key(3), generator=generator,
-                                discriminator=discriminator, optimizers=optimizers, z_dim=2,
-                                example_shape=(2,))
-  return gan, init
-
-
-def _sn_layers(d_params, d_batch_stats):
-  """[(kernel, bias, u)] of the SN-MLP D's three Dense layers, input to output."""
-  return [(d_params[f"Dense_{i}"]["kernel"], d_params[f"Dense_{i}"]["bias"],
-           d_batch_stats[f"SpectralNorm_{i}"][f"Dense_{i}/kernel/u"]) for i in range(3)]
+def _sn_vectors(d_batch_stats) -> dict:
+  """{(module, param): u} for every spectrally normalised weight of D."""
+  out = {}
+  for group in d_batch_stats.values():
+    for name, value in group.items():
+      if name.endswith("/u"):
+        module, param, _ = name.split("/")
+        out[(module, param)] = np.asarray(value)
+  return out
 
 
 @pytest.mark.parametrize("penalty", ["r1", "gp"])
-def test_spectral_norm_advances_once_and_the_penalty_sees_the_adversarial_sigma(penalty):
-  """One D update: each u takes exactly one power-iteration step from its stored value, and the
-  R1/GP penalty is that of W/σ with the σ of that step (the adversarial term's), computed here
-  by hand; the G update leaves u alone."""
+def test_spectral_norm_u_advances_by_one_power_iteration_per_d_step(penalty):
+  """One D update of a projection D with spectral norm (R1 with the non-saturating loss, or
+  WGAN-GP, each evaluating D again): every stored u (the projection embedding's included) takes
+  exactly one power-iteration step from its stored value on the old weights, and the penalty is
+  that of W/σ with the σ of that step (the adversarial term's), computed here by hand with the
+  real labels; the G update leaves every u alone."""
   from gan_jax import losses
 
   objective, extra = ("non_saturating", dict(r1_weight=1.0)) if penalty == "r1" else (
       "wgan_gp", {})
-  gan, s = _sn_players(objective, **extra)
+  d = mlp.MLPDiscriminator(width=8, depth=2, num_classes=3, spectral_norm=True)
+  gan, s = gan_players(d, objective=objective, num_classes=3, lr=1e-2, seed=3, **extra)
+  old = _sn_vectors(s.d_batch_stats)
+  assert set(old) == {("Dense_0", "kernel"), ("Dense_1", "kernel"), ("Dense_2", "kernel"),
+                      ("proj_embed", "embedding")}
   rng = np.random.default_rng(0)
   x_real = rng.normal(size=(16, 2)).astype(np.float32)
+  y_real = np.arange(16, dtype=np.int32) % 3
   fake = rng.normal(1.0, 1.0, size=(16, 2)).astype(np.float32)
-  key = jax.random.key(11)
-  d_step = PAR.map_step(lambda st, b, k: gan.d_update(
-      st, b, k, generated=steps.SharedForward(b["fake"], None)), donate_state=False)
-  new, metrics = d_step(PAR.put_state(s), PAR.put_batch({"x": x_real, "fake": fake}), key)
-  new, metrics = PAR.get_state(new), PAR.fetch(metrics)
+  y_fake = (np.arange(16, dtype=np.int32) + 1) % 3
+  new, metrics = mapped_d_step(gan, s, {"x": x_real, "y": y_real}, key=11,
+                               generated=(fake, jnp.asarray(y_fake)))
 
-  layers, sigmas = _sn_layers(s.d_params, s.d_batch_stats), []
-  for i, (kernel, _, u) in enumerate(layers):
-    u_next, sigma = _power_iteration(u, kernel)
-    sigmas.append(sigma)
-    np.testing.assert_allclose(
-        new.d_batch_stats[f"SpectralNorm_{i}"][f"Dense_{i}/kernel/u"], u_next, rtol=1e-5,
-        atol=1e-6)
+  moved, sigmas = _sn_vectors(new.d_batch_stats), {}
+  for (module, param), u in old.items():
+    u_next, sigmas[module] = _power_iteration(u, s.d_params[module][param])
+    np.testing.assert_allclose(moved[(module, param)], u_next, rtol=1e-4, atol=1e-5,
+                               err_msg=module)
+  assert not np.allclose(moved[("Dense_0", "kernel")], old[("Dense_0", "kernel")], atol=1e-3)
 
   def critic(x):
+    """D(x, y_real) = ψ(φ(x)) + <E[y]/σ_E, φ(x)>, every weight divided by its σ."""
     h = x
-    for i, ((kernel, bias, _), sigma) in enumerate(zip(layers, sigmas, strict=True)):
-      h = h @ (kernel / sigma) + bias
-      if i < 2:
-        h = jax.nn.leaky_relu(h, 0.2)
-    return h[:, 0]
+    for i in range(2):
+      layer = s.d_params[f"Dense_{i}"]
+      h = jax.nn.leaky_relu(h @ (layer["kernel"] / sigmas[f"Dense_{i}"]) + layer["bias"], 0.2)
+    out = s.d_params["Dense_2"]
+    logit = (h @ (out["kernel"] / sigmas["Dense_2"]) + out["bias"])[:, 0]
+    table = s.d_params["proj_embed"]["embedding"] / sigmas["proj_embed"]
+    return logit + jnp.sum(table[y_real] * h, axis=-1)
 
   if penalty == "r1":
     expected = losses.r1_penalty(critic, x_real)
   else:
-    alpha = jax.random.uniform(jax.random.split(key, 4)[1], (16,))
+    alpha = jax.random.uniform(jax.random.split(jax.random.key(11), 4)[1], (16,))
     expected = losses.gradient_penalty(critic, x_real, fake, alpha=alpha)
   assert float(metrics[penalty]) > 1e-3
   np.testing.assert_allclose(float(metrics[penalty]), float(expected), rtol=1e-4)
 
-  after_g, _ = PAR.map_step(lambda st, _, k: gan.g_update(st, 16, k), donate_state=False)(
-      PAR.put_state(new), PAR.put_batch({"x": x_real}), key)
-  jax.tree.map(np.testing.assert_array_equal, PAR.get_state(after_g).d_batch_stats,
-               new.d_batch_stats)
+  after_g, _ = mapped_g_step(gan, new, 16)
+  jax.tree.map(np.testing.assert_array_equal, after_g.d_batch_stats, new.d_batch_stats)
 
 
 # ---- EMA of G: warm-up, start step, and skipped updates --------------------------------------
@@ -231,37 +221,30 @@ def test_the_cifar_recipes_use_studiogans_ema_schedule(recipe):
     assert (config.ema_decay, config.ema_start_step) == (0.9999, 1000)
 
 
-def _g_updater(exp):
-  """s -> (state, metrics) after one mapped G update (compiled once per experiment)."""
-  g_step = PAR.map_step(lambda st, _, k: exp.steps.g_update(st, 16, k), donate_state=False)
-
-  def update(s):
-    new, metrics = g_step(PAR.put_state(s), PAR.put_batch({"x": np.zeros((16, 2), np.float32)}),
-                          jax.random.key(7))
-    return PAR.get_state(new), PAR.fetch(metrics)
-
-  return update
-
-
 @pytest.mark.parametrize("warmup, decays", [
-    ("tf", ((0, 0.0), (999, 0.0), (1000, 0.1), (1008, 0.5), (30000, 0.999))),
-    ("none", ((0, 0.0), (999, 0.0), (1000, 0.999), (1008, 0.999)))])
+    ("tf", ((0, 0.0), (999, 0.0), (1000, 0.1), (1008, 0.5), (30000, 0.999), (10**6, 0.999))),
+    ("none", ((0, 0.0), (999, 0.0), (1000, 0.999), (1008, 0.999), (10**6, 0.999)))])
 def test_g_step_updates_the_ema_with_the_warmed_up_decay(warmup, decays):
-  """ema' = d·ema + (1 - d)·θ' with θ' the updated G params and d the decay: a copy of G before
-  ema_start_step, then min(decay, (1 + t)/(10 + t)) ('tf') or decay ('none') from it."""
+  """ema' = d·ema + (1 - d)·θ' with θ' G's params after the update (which moved) and d the decay
+  of the run's config (ema_decay 0.999 from ema_start_step 1000): a copy of G before
+  ema_start_step, then min(decay, (1 + t)/(10 + t)) ('tf') or decay ('none') from it, and the
+  configured decay long after any warm-up."""
   config = load_config("experiments/tiny.py")
-  config.model.width = 16
   config.ema_decay, config.ema_start_step, config.ema_warmup = 0.999, 1000, warmup
-  exp = experiment.build(config, num_devices=1)
-  s0, g_update = exp.init_state(), _g_updater(exp)
+  cfg = steps.StepConfig.from_config(config, num_devices=1, num_classes=0)
+  gan, s0 = gan_players(mlp.MLPDiscriminator(width=16, depth=1), ema_decay=cfg.ema_decay,
+                        ema_start_step=cfg.ema_start_step, ema_warmup=cfg.ema_warmup)
   for step, decay in decays:
     s = s0.replace(step=jnp.asarray(step, jnp.int32),
                    ema_g_params=jax.tree.map(lambda p: p + 1.0, s0.g_params))  # ema ≠ θ
-    new, _ = g_update(s)
-    expected = jax.tree.map(lambda e, p, d=decay: d * e + (1 - d) * p, s.ema_g_params,
-                            new.g_params)
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
-                 new.ema_g_params, expected)
+    new, _ = mapped_g_step(gan, s, 16)
+    assert not jax.tree.all(jax.tree.map(jnp.array_equal, new.g_params, s.g_params))
+    for ema, old_ema, params in zip(jax.tree.leaves(new.ema_g_params),
+                                    jax.tree.leaves(s.ema_g_params),
+                                    jax.tree.leaves(new.g_params), strict=True):
+      np.testing.assert_allclose(
+          np.asarray(ema), decay * np.asarray(old_ema) + (1 - decay) * np.asarray(params),
+          rtol=1e-6, atol=1e-7, err_msg=f"step {step}")
 
 
 class BatchNormGenerator(nn.Module):
@@ -320,16 +303,17 @@ def test_ds_linear_learning_rate_schedule_counts_d_updates():
                              rtol=1e-3, atol=1e-9)
 
 
-def test_a_skipped_nonfinite_g_update_also_skips_the_ema():
-  exp = _experiment(skip_nonfinite=True)
-  s = exp.init_state()
-  s = s.replace(ema_g_params=jax.tree.map(lambda p: p + 1.0, s.g_params),
+def test_a_skipped_nonfinite_g_update_leaves_g_and_its_ema_untouched():
+  """With skip_nonfinite, a G update whose loss is NaN (D's params are) changes nothing of G
+  (params, optimiser state, EMA, bitwise) and is counted, in the metrics and in the state."""
+  gan, s = gan_players(mlp.MLPDiscriminator(width=16, depth=1), ema_decay=0.5,
+                       skip_nonfinite=True)
+  s = s.replace(ema_g_params=jax.tree.map(lambda p: p + 1.0, s.g_params),  # ema ≠ θ
                 d_params=jax.tree.map(lambda p: jnp.full_like(p, jnp.nan), s.d_params))
-  new, metrics = _g_updater(exp)(s)
+  new, metrics = mapped_g_step(gan, s, 16)
   assert int(metrics["g_nonfinite"]) == 1 and int(new.skipped_updates) == 1
-  for before, after in ((s.g_params, new.g_params), (s.ema_g_params, new.ema_g_params),
-                        (s.g_opt_state, new.g_opt_state)):
-    jax.tree.map(np.testing.assert_array_equal, after, before)
+  for field in ("g_params", "ema_g_params", "g_opt_state"):
+    jax.tree.map(np.testing.assert_array_equal, getattr(new, field), getattr(s, field))
 
 
 # ---- train.scan_critic: the n_critic D updates as one rolled loop -----------------------------
@@ -400,8 +384,6 @@ def test_batchnorm_d_normalises_real_and_fake_apart_and_g_sees_batch_statistics(
   """StudioGAN's updates of a BatchNorm D (DCGAN recipe): the D update calls D(real) then
   D(fake), each normalised by its own batch, the running averages updated by each in turn; the
   G update's D(G(z)) uses the fakes' batch statistics and leaves D's averages alone."""
-  from tests.helpers import gan_players, mapped_d_step, mapped_g_step
-
   d = _BatchNormD()
   gan, st = gan_players(d, seed=2)
   rng = np.random.default_rng(0)

@@ -1,6 +1,6 @@
 """What a GAN update must do, checked against references the step functions do not share.
 
-Update direction for every objective, the EMA formula and its skip, spectral-norm state,
+Update direction for every objective, the spectral norm of the projection embedding,
 conditioning, the logged logit gradient, and a short ring run with the shipped recipe.
 """
 
@@ -87,84 +87,9 @@ def test_a_short_ring_run_with_the_shipped_recipe_moves_samples_to_the_modes(tmp
   assert np.median(after) < 0.6 * np.median(before) and np.mean(after < 0.5) > 0.1
 
 
-# ---- EMA of G's parameters -------------------------------------------------------------------
-
-
-def test_ema_is_decay_times_ema_plus_one_minus_decay_times_the_new_params():
-  """ema' = d·ema + (1 - d)·θ' with θ' G's params after the update; at step 10⁶, where any
-  warm-up of d has long ended, d is the configured decay."""
-  decay = 0.9
-  gan, st = gan_players(mlp.MLPDiscriminator(width=16, depth=1), ema_decay=decay)
-  noise = jax.tree.map(lambda p: 0.1 * jnp.ones_like(p), st.g_params)
-  st = st.replace(step=jnp.asarray(10**6, jnp.int32),
-                  ema_g_params=jax.tree.map(jnp.add, st.g_params, noise))
-  new, _ = mapped_g_step(gan, st, B)
-  assert not _leaves_equal(new.g_params, st.g_params)
-  for ema, old_ema, params in zip(jax.tree.leaves(new.ema_g_params),
-                                  jax.tree.leaves(st.ema_g_params),
-                                  jax.tree.leaves(new.g_params), strict=True):
-    np.testing.assert_allclose(np.asarray(ema),
-                               decay * np.asarray(old_ema) + (1 - decay) * np.asarray(params),
-                               rtol=1e-6, atol=1e-7)
-
-
-def test_a_skipped_nonfinite_g_update_leaves_g_and_its_ema_untouched():
-  """With skip_nonfinite, a G update whose loss is NaN changes nothing of G (params, optimiser,
-  EMA) and is counted."""
-  gan, st = gan_players(mlp.MLPDiscriminator(width=16, depth=1), ema_decay=0.5,
-                        skip_nonfinite=True)
-  st = st.replace(
-      ema_g_params=jax.tree.map(lambda p: p + 1.0, st.g_params),
-      d_params=jax.tree.map(lambda p: jnp.full_like(p, jnp.nan), st.d_params))
-  new, metrics = mapped_g_step(gan, st, B)
-  assert int(metrics["g_nonfinite"]) == 1 and int(new.skipped_updates) == 1
-  for field in ("g_params", "ema_g_params", "g_opt_state"):
-    assert _leaves_equal(getattr(new, field), getattr(st, field)), field
-
-
-# ---- Spectral normalisation state ------------------------------------------------------------
-
-
-def _power_iteration(u, kernel):
-  """One step of flax's power iteration on W = kernel as a (-1, out) matrix: u ← ‖vW‖⁻¹ vW,
-  v = ‖uWᵀ‖⁻¹ uWᵀ."""
-  w = np.asarray(kernel, np.float64).reshape(-1, np.shape(kernel)[-1])
-  v = np.asarray(u, np.float64) @ w.T
-  v /= np.linalg.norm(v)
-  u = v @ w
-  return u / np.linalg.norm(u)
-
-
-def _sn_layers(d_batch_stats) -> dict:
-  """{(module, param): u} for every spectrally normalised weight of D."""
-  out = {}
-  for group in d_batch_stats.values():
-    for name, value in group.items():
-      if name.endswith("/u"):
-        module, param, _ = name.split("/")
-        out[(module, param)] = np.asarray(value)
-  return out
-
-
-@pytest.mark.parametrize("objective, r1_weight", [("wgan_gp", 0.0), ("non_saturating", 1.0)])
-def test_spectral_norm_u_advances_by_one_power_iteration_per_d_step(objective, r1_weight):
-  """After one D update (with the GP or R1 evaluating D again) every stored u is one power
-  iteration from the old u on the old weights, the projection embedding's included; a G update
-  leaves them alone."""
-  d = mlp.MLPDiscriminator(width=8, depth=1, num_classes=3, spectral_norm=True)
-  gan, st = gan_players(d, objective=objective, num_classes=3, r1_weight=r1_weight)
-  old = _sn_layers(st.d_batch_stats)
-  assert ("proj_embed", "embedding") in old and len(old) == 3
-  batch = {"x": _points(), "y": np.arange(B, dtype=np.int32) % 3}
-  after_d, _ = mapped_d_step(gan, st, batch)
-  new = _sn_layers(after_d.d_batch_stats)
-  for (module, param), u in old.items():
-    expected = _power_iteration(u, st.d_params[module][param])
-    np.testing.assert_allclose(new[(module, param)], expected, rtol=1e-4, atol=1e-5,
-                               err_msg=module)
-  assert not np.allclose(new[("Dense_0", "kernel")], old[("Dense_0", "kernel")], atol=1e-3)
-  after_g, _ = mapped_g_step(gan, after_d, B)
-  assert _leaves_equal(after_g.d_batch_stats, after_d.d_batch_stats)
+# ---- Spectral normalisation of the projection embedding --------------------------------------
+# (The EMA's formula and its skip, and spectral norm's power iteration per D step, are in
+# test_steps.py.)
 
 
 @pytest.mark.parametrize("name", ["mlp", "dcgan28"])

@@ -147,6 +147,7 @@ def test_trains_on_a_mocked_tfds_source_and_checkpoints_the_iterator(tmp_path, m
   assert "process_0-of-1.json" in os.listdir(os.path.join(step_dir, grain_loader.DATA_ITEM))
 
 
+@pytest.mark.slow
 def test_a_killed_grain_run_resumes_bitwise_equal(records, tmp_path, cache_env):  # noqa: F811
   path, _, _ = records
   args = ["gan_jax.main", "--config=experiments/tiny.py", f"--config.data.path={path}",
@@ -218,6 +219,7 @@ def _live_threads() -> set[int]:
   return {t.ident for t in threading.enumerate() if t.is_alive()}
 
 
+@pytest.mark.slow
 def test_no_thread_or_worker_outlives_a_diverged_grain_run_inside_ablate(records, tmp_path):
   """The prefetch thread and grain's worker processes end with the run (within
   EXIT_DEADLINE_S); the threads left are grain's process-wide shared-memory pool, which the

@@ -38,6 +38,7 @@ def _check_images(x: np.ndarray, shape: tuple) -> None:
   assert x.min() >= -1.0 and x.max() <= 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,paired,shape_a,baseline", [
     ("mnist_sr", True, (7, 7, 1), "bicubic"),
     ("mnist_edges", True, (28, 28, 1), "input"),
@@ -59,6 +60,7 @@ def test_named_tasks_shapes_ranges_and_labels(named, mnist, name, paired, shape_
     np.testing.assert_array_equal(d.labels["test_a"], mnist.test_y)
 
 
+@pytest.mark.slow
 def test_mnist_sr_input_is_the_4x4_block_mean_of_the_target(named):
   d = named["mnist_sr"]
   i = 123
@@ -81,12 +83,14 @@ def test_edge_map_is_the_one_pixel_outline_outside_the_stroke():
   assert (tr.edge_map(faint) < 0).all()
 
 
+@pytest.mark.slow
 def test_mnist_edges_input_is_the_edge_map_of_the_target(named):
   d = named["mnist_edges"]
   np.testing.assert_array_equal(d.test_a[:50], tr.edge_map(d.test_b[:50]))
   assert 0.05 < (d.train_a[:1000] > 0).mean() < 0.4  # outlines, neither empty nor solid
 
 
+@pytest.mark.slow
 def test_digits2mnist_domain_a_is_the_digits_dataset_and_its_held_out_split(named):
   d, digits = named["digits2mnist"], datasets.load_digits(28)
   np.testing.assert_array_equal(d.train_a, digits.train_x)
@@ -95,12 +99,14 @@ def test_digits2mnist_domain_a_is_the_digits_dataset_and_its_held_out_split(name
   assert (d.num_train_a, len(d.test_a)) == (1437, 360)
 
 
+@pytest.mark.slow
 def test_named_loads_are_deterministic(named):
   again = tr.load(_config(name="mnist_edges"))
   np.testing.assert_array_equal(again.train_a, named["mnist_edges"].train_a)
   np.testing.assert_array_equal(again.test_a, named["mnist_edges"].test_a)
 
 
+@pytest.mark.slow
 def test_domain_dataset_of_mnist_is_the_embedded_mnist(named, mnist):
   b = tr.domain_dataset(named["digits2mnist"], "b")
   assert b.name == "mnist" and b.num_classes == 10

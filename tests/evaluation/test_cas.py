@@ -15,6 +15,7 @@ def digits():
   return datasets.load_digits(28)
 
 
+@pytest.mark.slow
 def test_cas_of_an_oracle_generator_matches_a_classifier_trained_on_real_data(digits):
   """The oracle's samples: real training images of the requested labels i % K (seed 1). The
   reference: the same recipe on a uniformly drawn real subset of the same size (seed 2), with

@@ -43,6 +43,7 @@ def _counting_train(monkeypatch):
   return calls
 
 
+@pytest.mark.slow
 def test_accuracy_and_outputs(digits, cache_and_clf):
   _, clf = cache_and_clf
   assert clf.test_accuracy > 0.9
@@ -58,6 +59,7 @@ def test_accuracy_and_outputs(digits, cache_and_clf):
   np.testing.assert_allclose(clf.features(x[..., 0]), feats, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_cache_is_written_and_reloaded_without_training(digits, cache_and_clf, monkeypatch):
   cache, clf = cache_and_clf
   (entry,) = os.listdir(os.path.join(cache, "classifier"))
@@ -73,6 +75,7 @@ def test_cache_is_written_and_reloaded_without_training(digits, cache_and_clf, m
   np.testing.assert_array_equal(again.features(x), clf.features(x))
 
 
+@pytest.mark.slow
 def test_cache_dir_from_environment(digits, cache_and_clf, monkeypatch):
   cache, _ = cache_and_clf
   monkeypatch.setenv(classifier.CACHE_ENV, cache)
@@ -81,6 +84,7 @@ def test_cache_dir_from_environment(digits, cache_and_clf, monkeypatch):
   assert not calls
 
 
+@pytest.mark.slow
 def test_other_data_under_the_same_name_is_not_reused(digits, cache_and_clf, monkeypatch):
   cache, _ = cache_and_clf
   other = dataclasses.replace(digits, train_x=-digits.train_x)
@@ -117,6 +121,7 @@ def test_unreadable_cache_entry_is_retrained(digits, tmp_path, monkeypatch):
   assert calls and any("unreadable" in line for line in logs)
 
 
+@pytest.mark.slow
 def test_real_vs_real_floor(digits, cache_and_clf):
   _, clf = cache_and_clf
   floor = classifier.real_vs_real_floor(digits, clf, 10_000)

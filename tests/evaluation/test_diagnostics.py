@@ -183,6 +183,7 @@ def test_trainer_logs_per_step_oscillation_and_the_flags(tmp_path):
   assert records[-1]["eval"] and isinstance(records[-1]["mode_collapse"], bool)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("objective", ["minimax", "non_saturating"])
 def test_vanishing_gradient_flag_fires_on_minimax_with_a_strong_d(tmp_path, objective):
   """The ring with a fast D (lr 1e-2) and a frozen-in-place G (lr 1e-7): D rejects every fake,

@@ -34,6 +34,7 @@ def conditional_digits(tmp_path_factory):
   return exp, cached_classifier(exp.dataset, str(tmp_path_factory.mktemp("clf")), 60)
 
 
+@pytest.mark.slow
 def test_image_metrics_of_an_untrained_conditional_generator(conditional_digits):
   exp, clf = conditional_digits
   result = evaluation.evaluate(exp, exp.init_state(), num=200, classifier=clf)
@@ -87,6 +88,7 @@ class CollapsedGenerator:
     return jnp.broadcast_to(self.image, (z.shape[0],) + self.image.shape)
 
 
+@pytest.mark.slow
 def test_precision_and_recall_of_a_generator_collapsed_onto_one_real_image(conditional_digits):
   """Every fake is one image of the real set evaluate compares with: every fake lies in the real
   manifold (precision 1), and the fake manifold (k-NN radius 0 round that one point) holds only
@@ -104,6 +106,7 @@ def test_precision_and_recall_of_a_generator_collapsed_onto_one_real_image(condi
   assert result["recall"] < 0.05
 
 
+@pytest.mark.slow
 def test_image_metrics_of_an_oracle_conditional_generator(conditional_digits):
   """Real test images of the requested class: conditional accuracy ≈ the classifier's test
   accuracy, fcd ≈ the real-vs-real floor. Images of random classes: accuracy ≈ 1/10."""
@@ -136,6 +139,7 @@ def test_a_user_feature_fn_replaces_the_classifier(tmp_path):
     evaluation.evaluate_images(exp, exp.init_state(), num=100, classifier=None)
 
 
+@pytest.mark.slow
 def test_evaluate_cli_appends_to_metrics(tmp_path):
   workdir = str(tmp_path / "run")
   train_in_process(workdir, eval_at_end=False)

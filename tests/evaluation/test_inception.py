@@ -206,6 +206,7 @@ def _images(n: int, seed: int, shift: float = 0.0) -> np.ndarray:
   return np.clip(rng.uniform(-1, 1, (n, 16, 16, 3)) * 0.5 + shift, -1, 1).astype(np.float32)
 
 
+@pytest.mark.slow
 def test_fid_cli_prints_the_metrics_and_saves_reusable_stats(tmp_path, weights, extractor):
   a, b = str(tmp_path / "a.npz"), str(tmp_path / "b.npz")
   np.savez(a, images=_images(6, 0))
@@ -250,6 +251,7 @@ def test_fid_cli_without_weights_offline_says_where_to_put_them(tmp_path):
   assert not proc.stdout.strip()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args,needles", [
     pytest.param(["--inception_weights=/nonexistent.pth"],
                  ["--inception_weights='/nonexistent.pth' does not exist"], id="weights"),
@@ -278,6 +280,7 @@ def test_fid_cli_bad_input_is_one_line(tmp_path, args, needles):
   _one_line_error(proc, *needles)
 
 
+@pytest.mark.slow
 def test_a_run_is_evaluated_against_cached_reference_stats(tmp_path, extractor):
   c = configs.base_config()
   c.data.name = "digits"

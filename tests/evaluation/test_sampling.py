@@ -42,6 +42,7 @@ def _first_layer_stats(exp, params, z, labels):
   return h.mean(0), h.var(0)
 
 
+@pytest.mark.slow
 def test_standing_statistics_are_those_of_the_ema_weights(cgan):
   exp, s = cgan
   variables = sampling.sampling_variables(exp, s)
@@ -110,6 +111,7 @@ def test_generate_compiles_once_per_generator_and_pads_the_ragged_last_batch():
   np.testing.assert_allclose(out, rows, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", models.NAMES)
 def test_every_generator_with_batchnorm_gives_standing_statistics(name):
   """BigGAN's recipe (EMA, standing statistics, G spectrally normalised) on any model:

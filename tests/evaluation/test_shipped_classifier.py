@@ -53,6 +53,7 @@ def test_other_data_does_not_use_the_shipped_classifier(mnist, tmp_path, monkeyp
   assert len(calls) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("collapsed", [False, True])
 def test_mode_collapse_flag_of_constructed_image_generators(mnist, monkeypatch, collapsed):
   """An oracle G that returns real test images of the requested class is not collapsed; one

@@ -140,12 +140,14 @@ def _oracle(targets: np.ndarray):
   return translate
 
 
+@pytest.mark.slow
 def test_the_shipped_classifier_serves_every_task_without_training(tasks, monkeypatch):
   monkeypatch.setattr(classifier_lib, "train_classifier", lambda *a, **k: 1 / 0)
   for data in tasks.values():
     assert ev.target_classifier(data, log=lambda s: None).test_accuracy > 0.99
 
 
+@pytest.mark.slow
 def test_oracle_translation_scores_the_classifier_accuracy_and_the_fcd_floor(tasks, classifier):
   data, num = tasks["mnist_sr"], 600
   train_idx, test_idx = ev.evaluation_indices(data, num)
@@ -172,6 +174,7 @@ def test_oracle_on_the_full_test_split_scores_the_classifier_test_accuracy(tasks
   assert out["fcd"] == pytest.approx(out["fcd_floor"], rel=1e-12)
 
 
+@pytest.mark.slow
 def test_identity_translation_scores_the_input_baseline(tasks, classifier):
   data = tasks["mnist_edges"]
   out = ev.evaluate_paired(lambda x: x, data, num=300, classifier=classifier)
@@ -180,6 +183,7 @@ def test_identity_translation_scores_the_input_baseline(tasks, classifier):
   assert out["accuracy"] < 0.9 and out["fcd"] > 3 * out["fcd_floor"]  # outlines are no digits
 
 
+@pytest.mark.slow
 def test_unpaired_identity_is_the_untranslated_baseline_and_cycles_are_measured(tasks,
                                                                               classifier):
   data = tasks["digits2mnist"]
@@ -200,6 +204,7 @@ def test_unpaired_identity_is_the_untranslated_baseline_and_cycles_are_measured(
   assert "fcd" not in out and "label_preservation" not in out
 
 
+@pytest.mark.slow
 def test_paired_without_a_classifier_gives_the_pixel_metrics(tasks):
   data = tasks["mnist_sr"]
   out = ev.evaluate_paired(lambda x: ev.resize_to(x, data.shape_b), data, num=100,
@@ -209,6 +214,7 @@ def test_paired_without_a_classifier_gives_the_pixel_metrics(tasks):
   assert out["psnr"] == out["baseline_psnr"]  # bicubic as the translator is the baseline
 
 
+@pytest.mark.slow
 def test_bad_translations_and_data_raise(tasks):
   with pytest.raises(ValueError, match="translate returned shape"):
     ev.evaluate_paired(lambda x: x, tasks["mnist_sr"], num=10, classifier=None)  # stays 7x7

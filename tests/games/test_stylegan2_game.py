@@ -119,6 +119,7 @@ def test_lazy_r1_and_path_length_run_only_on_their_intervals(tiny):
   np.testing.assert_allclose(np.abs(expect["w"]), 0.0025 * 2 / 3, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_ada_pipeline_matches_stylegan2_ada_pytorch_at_fixed_parameters():
   """Geometric (flip, rotation, scale, fractional translation) and colour transforms at the
   reference's debug_percentile against AugmentPipe's outputs (benchmarks/ada_reference.py)."""
@@ -183,6 +184,7 @@ def test_ada_p_follows_the_sign_of_d_real_in_training(tiny):
   assert moved[-1.0] == pytest.approx(-0.016, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_truncation_and_style_mixing_outputs(tiny):
   game, state = tiny
   state = state.replace(w_avg=jnp.full_like(state.w_avg, 0.3))
@@ -233,6 +235,7 @@ def test_resume_of_a_stylegan2_run_with_ada_is_bitwise(tmp_path):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=str(path))
 
 
+@pytest.mark.slow
 def test_perceptual_path_length_is_a_finite_difference_of_the_image_path(tiny):
   """With dist = squared pixel L2, d = ‖G(w + ε Δw) - G(w)‖²/ε² → ‖J Δw‖²: the same at ε = 1e-3
   and 1e-4 ('end' sampling), and PPL is the mean of d within its 1st-99th percentiles."""

@@ -183,6 +183,7 @@ def test_pix2pix_learns_an_input_dependent_map_with_l1():
                              rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_cyclegan_cycle_term_makes_the_round_trip_reconstruct():
   """λ_cycle = 10 (no identity term): after 120 steps a -> b -> a reconstructs held-out inputs
   better than the best constant does (measured: 0.19 against 0.33); with the cycle term

@@ -129,6 +129,7 @@ def _changed(a, b) -> bool:
 # D with G's SN and conditional BN; the LayerNorm critic with the gradient penalty; SN in G and
 # D, hierarchical z, attention, projection and DiffAugment. (The SNGAN recipe's resnet32 with
 # one-hot conditional BN and the unconditional DCGAN train the same way; dropped for time.)
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe,overrides", [
     ("cifar10_dcgan", {"conditional": True, "model.conditioning": "concat",
                        "model.g_spectral_norm": True}),
@@ -160,6 +161,7 @@ def test_model_options_are_checked():
     experiment.build(config, num_devices=1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe", ["cifar10_sngan", "cifar10_biggan"])
 def test_the_conditional_generators_batchnorm_follows_each_examples_label(recipe):
   """G(z, c) of the conditional recipes: changing one example's label changes that example's

@@ -95,6 +95,7 @@ def test_fir_resampling_keeps_a_constant_image_constant_inside():
   assert upfirdn2d.conv2d_resample(x, w[:1, :1], f, down=2).shape == (1, 4, 4, 5)
 
 
+@pytest.mark.slow
 def test_shapes_of_a_small_conditional_mnist_network():
   cfg = ml_collections.ConfigDict(dict(z_dim=16, w_dim=32, mapping_layers=2, channel_base=256,
                                        channel_max=32, d_architecture="resnet",

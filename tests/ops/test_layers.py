@@ -174,6 +174,7 @@ def test_unsupported_padding_raises():
     FastConvTranspose(3, (4,), strides=(2,)).init(jax.random.key(0), x)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spectral_norm", [False, True])
 def test_dcgan_fast_and_stock_models_agree_including_the_gradient_penalty(spectral_norm):
   """The whole DCGAN-28 G and D: same params, outputs, grads and WGAN-GP grads either way."""

@@ -60,6 +60,7 @@ def sweep(tmp_path_factory):
   return str(config_path), workdir, results, proc.stdout
 
 
+@pytest.mark.slow
 def test_sweep_table_rows_and_statuses(sweep):
   _, workdir, results, stdout = sweep
   assert stdout.count(": train {") == len(NAMES)
@@ -88,6 +89,7 @@ def test_sweep_table_rows_and_statuses(sweep):
   assert "exploding_seed1: diverged: step" in md
 
 
+@pytest.mark.slow
 def test_group_summary_means_over_seeds(sweep):
   _, _, results, _ = sweep
   summary = {g["group"]: g for g in report.group_summary(results)}
@@ -99,6 +101,7 @@ def test_group_summary_means_over_seeds(sweep):
   assert (summary["exploding"]["runs"], summary["exploding"]["diverged"]) == (2, 2)
 
 
+@pytest.mark.slow
 def test_plots_are_png_files(sweep):
   _, workdir, _, _ = sweep
   for name in ("curves.png", "grad_norms.png", "samples.png"):
@@ -108,6 +111,7 @@ def test_plots_are_png_files(sweep):
     assert os.path.getsize(path) > 5000, name
 
 
+@pytest.mark.slow
 def test_run_dirs_are_normal_runs(sweep):
   _, workdir, _, _ = sweep
   run = os.path.join(workdir, "runs", "non_saturating_seed1")
@@ -119,6 +123,7 @@ def test_run_dirs_are_normal_runs(sweep):
   assert sorted(os.listdir(os.path.join(run, "checkpoints"))) == ["2", "4"]
 
 
+@pytest.mark.slow
 def test_rerun_from_the_command_line_skips_finished_runs(sweep):
   config_path, workdir, _, _ = sweep
   assert os.listdir(os.path.join(workdir, "compile_cache"))  # seeds 1 reuse seeds 0's programs
@@ -131,6 +136,7 @@ def test_rerun_from_the_command_line_skips_finished_runs(sweep):
     assert os.path.getmtime(os.path.join(workdir, "runs", name, "result.json")) == stamp
 
 
+@pytest.mark.slow
 def test_bad_input_is_one_line_exit_2(sweep, tmp_path):
   config_path, _, _, _ = sweep
   proc = run_module("gan_jax.ablate", f"--config={config_path}", f"--workdir={tmp_path}",

@@ -98,6 +98,7 @@ def test_a_short_ac_gan_run_trains(tmp_path):
   assert history[-1]["d_ac_loss"] < 0.7 * history[0]["d_ac_loss"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["mlp", "resnet32"])
 def test_the_ac_head_is_bias_free_with_orthogonal_init_as_studiogans(model):
   """StudioGAN's AC head (linear2: bias=False, 'ortho' init): W has orthonormal columns."""

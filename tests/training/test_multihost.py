@@ -15,6 +15,8 @@ import pytest
 
 from tests.helpers import REPO, cpu_env
 
+pytestmark = pytest.mark.slow  # every test here runs multi-process training
+
 # Each process parses the flags gan_jax.main parses (coordinator, process id, config) and joins
 # the run. It trains 3 steps with pmap, then resumes the same workdir to step 6 with shard_map,
 # and saves its final state after each.

@@ -58,6 +58,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_four_devices_match_one_device():
   proc = run_script(SCRIPT, num_devices=4, timeout=600)
   assert "OK" in proc.stdout
@@ -77,6 +78,7 @@ def test_batch_not_divisible_by_devices_is_a_config_error():
   assert "ERR train.batch_size=6 is not divisible by the 4 devices" in proc.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["pmap", "shard_map"])
 def test_multi_device_soak_runs_to_the_end(tmp_path, mode):
   """1000 ring steps on 2 CPU devices, the host up to 500 steps ahead (log_every). Without the

@@ -81,6 +81,7 @@ def _one_line(stderr: str) -> str:
 # ---- Preemption -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sigterm_checkpoints_the_step_reached_and_the_rerun_is_exact(tmp_path, cache_env):
   """SIGTERM after the first checkpoint: exit 0 at once with a checkpoint at the step reached;
   meanwhile a second run on the held workdir is refused; the rerun ends bitwise equal to an
@@ -146,6 +147,7 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_sigterm_to_one_of_two_processes_stops_both_at_the_same_step(tmp_path, cache_env):
   """JAX's preemption sync point: the process not signalled stops at the same step."""
   run = str(tmp_path / "run")
@@ -189,6 +191,7 @@ ABLATION = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_sigterm_mid_sweep_checkpoints_the_run_and_the_rerun_continues(tmp_path, cache_env):
   config = tmp_path / "sweep.py"
   config.write_text(ABLATION.format(num_steps=1000, variants=("minimax",)))
@@ -297,6 +300,7 @@ def _other_host_stale_lock(run) -> None:
   os.utime(lock, (old, old))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pauses", [(0.2, 1.0), (0.2, 0.5, 0.8, 1.0)])
 @pytest.mark.parametrize("stale", ["dead_pid", "other_host_no_heartbeat"])
 def test_exactly_one_of_concurrent_takers_of_a_stale_lock_wins(tmp_path, pauses, stale):
@@ -366,6 +370,7 @@ def test_the_holder_refreshes_the_lock_mtime_while_it_runs(tmp_path):
   assert not [t for t in threading.enumerate() if t.name == "gan_jax-lock-heartbeat"]
 
 
+@pytest.mark.slow
 def test_takeover_lock_flag_takes_a_lock_that_looks_alive(tmp_path, cache_env):
   run = tmp_path / "run"
   run.mkdir()
@@ -404,6 +409,7 @@ FAILING_SAVE = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_a_failed_checkpoint_save_stops_the_run_and_the_rerun_resumes(tmp_path, cache_env):
   args = [TINY, NO_EVAL, "--config.train.num_steps=12"]
   run, full = str(tmp_path / "run"), str(tmp_path / "full")

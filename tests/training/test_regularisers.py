@@ -250,6 +250,7 @@ class BatchNormCritic(nn.Module):
     return nn.Dense(1)(nn.tanh(h))[:, 0]
 
 
+@pytest.mark.slow
 def test_gradient_penalty_and_r1_of_a_batchnorm_d_use_batch_statistics():
   """GP and R1 are taken on the D the adversarial loss sees (train mode: batch statistics, as
   StudioGAN's), not on D with its running averages; the penalties leave D's running statistics

@@ -65,6 +65,7 @@ runpy.run_module("gan_jax.main", run_name="__main__")
 """
 
 
+@pytest.mark.slow
 def test_kill_9_then_rerun_equals_uninterrupted(tmp_path, cache_env):
   """SIGKILL while the second checkpoint is being written, rerun the same command: the
   uninterrupted result."""
@@ -107,6 +108,7 @@ def _damage(step_dir: str) -> list[str]:
   return files
 
 
+@pytest.mark.slow
 def test_damaged_checkpoint_falls_back_then_refuses(tmp_path, cache_env):
   workdir = str(tmp_path / "run")
   _main(workdir, cache_env=cache_env)
@@ -134,6 +136,7 @@ def test_damaged_checkpoint_falls_back_then_refuses(tmp_path, cache_env):
   assert sorted(os.listdir(workdir)) == before and _steps(workdir) == [3, 6, 9]
 
 
+@pytest.mark.slow
 def test_nonfinite_stops_and_keeps_last_good_checkpoint(tmp_path, cache_env):
   workdir = str(tmp_path / "run")
   _main(workdir, "--config.train.num_steps=3", cache_env=cache_env)

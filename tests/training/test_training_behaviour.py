@@ -69,6 +69,7 @@ def _mode_distances(points, centers) -> np.ndarray:
   return np.linalg.norm(points[:, None] - centers[None], axis=-1).min(1)
 
 
+@pytest.mark.slow
 def test_a_short_ring_run_with_the_shipped_recipe_moves_samples_to_the_modes(tmp_path):
   """300 steps of experiments/mog.py (NS + R1, linear decay): the median distance of the
   samples to the nearest mode halves (1.60 -> 0.80 on this CPU), and a fifth of them (none at

@@ -253,7 +253,7 @@ def test_cyclegan_resume_is_bitwise(tmp_path, monkeypatch):
 PARALLEL_SCRIPT = textwrap.dedent("""
     import jax, numpy as np
     from gan_jax.training import experiment, parallel
-    from tests import test_translation_games as t
+    from tests.games import test_translation_games as t
     assert jax.device_count() == 2
 
     # CycleGAN without instance norm: IN is per example (nothing crosses devices), and at the

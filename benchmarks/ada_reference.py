@@ -1,8 +1,8 @@
 """Reference outputs of stylegan2-ada-pytorch's AugmentPipe (training/augment.py) at fixed
-transform parameters (its ``debug_percentile``), for tests/test_stylegan2_game.py's ADA check.
+transform parameters (its ``debug_percentile``), for tests/games/test_stylegan2_game.py's ADA check.
 
   /work/torchvenv/bin/python benchmarks/ada_reference.py --repo=/tmp/sg2ref \
-      --out=tests/data/ada_reference.npz
+      --out=tests/fixtures/ada_reference.npz
 
 Cases (p = 1): (name, AugmentPipe kwargs, debug_percentile). Inputs: uniform [-1, 1) RGB 16x16.
 """

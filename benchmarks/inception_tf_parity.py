@@ -7,7 +7,7 @@ Three steps (torch runs in its own virtualenv; gan_jax never imports it):
       --weights=~/.cache/gan_jax/inception/default_1.pt --images=/tmp/par/images.npz \
       --out=/tmp/par/torch.npz
   python benchmarks/inception_tf_parity.py compare --images=/tmp/par/images.npz \
-      --reference=/tmp/par/torch.npz [--fixture=tests/data/inception_tf_parity.npz]
+      --reference=/tmp/par/torch.npz [--fixture=tests/fixtures/inception_tf_parity.npz]
 
 Images: the first 16 test digits of gan_jax/assets/mnist.npz (28×28, greyscale) and the 20
 CIFAR-10 test images that foolbox's wheel ships (``pip download foolbox --no-deps``; 32×32 RGB),
@@ -15,7 +15,7 @@ as 8-bit. The torch side resizes as the TF graph does (TF1 resize_bilinear emula
 ``grid_sample``, as stylegan2-ada's and clean-fid's legacy_tensorflow Inception), scales by
 (u - 128)/128 and runs the module; gan_jax runs its ``tf_legacy`` protocol. Reported: max |Δ| /
 max |reference| of pool3 per group. ``--fixture`` writes a few images and their torch features
-for tests/test_inception.py.
+for tests/evaluation/test_inception.py.
 """
 
 from __future__ import annotations

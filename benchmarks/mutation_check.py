@@ -37,25 +37,27 @@ class Mutation:
 
 
 def _behaviour(name: str) -> str:
-  return f"tests/test_training_behaviour.py::{name}"
+  return f"tests/games/test_training_behaviour.py::{name}"
 
 
 DIRECTION = _behaviour("test_one_update_lowers_the_players_loss")
 RING = _behaviour("test_a_short_ring_run_with_the_shipped_recipe_moves_samples_to_the_modes")
-EMA = _behaviour("test_ema_is_decay_times_ema_plus_one_minus_decay_times_the_new_params")
-EMA_SKIP = _behaviour("test_a_skipped_nonfinite_g_update_leaves_g_and_its_ema_untouched")
-SN_U = _behaviour("test_spectral_norm_u_advances_by_one_power_iteration_per_d_step")
+STEPS = "tests/games/test_steps.py"
+EMA = f"{STEPS}::test_g_step_updates_the_ema_with_the_warmed_up_decay"
+EMA_SKIP = f"{STEPS}::test_a_skipped_nonfinite_g_update_leaves_g_and_its_ema_untouched"
+SN_U = f"{STEPS}::test_spectral_norm_u_advances_by_one_power_iteration_per_d_step"
 SN_PROJ = _behaviour("test_spectral_norm_normalises_the_projection_embedding")
 LABELS = _behaviour("test_g_and_d_outputs_depend_on_the_label")
 SAMPLES = _behaviour("test_samples_have_label_i_mod_k_and_come_from_the_ema_generator")
 LOGIT_GRAD = _behaviour("test_g_logit_grad_is_sigma_for_minimax_and_one_minus_sigma_for_ns")
-G_GRAD = "tests/test_steps.py::test_g_step_gradient_is_the_gradient_of_the_composition"
-REG = "tests/test_regularisers.py"
+G_GRAD = "tests/games/test_steps.py::test_g_step_gradient_is_the_gradient_of_the_composition"
+REG = "tests/games/test_regularisers.py"
 R1 = f"{REG}::test_r1_is_the_squared_gradient_norm_at_the_real_points"
 GP = f"{REG}::test_gradient_penalty_is_taken_at_the_interpolates"
 GP_LABELS = f"{REG}::test_gradient_penalty_and_r1_use_the_real_labels"
 SMOOTHING = f"{REG}::test_label_smoothing_sets_real_target_to_one_minus_eps"
-ORACLE = "tests/test_evaluation.py::test_image_metrics_of_an_oracle_conditional_generator"
+ORACLE = ("tests/evaluation/test_evaluation.py::"
+          "test_image_metrics_of_an_oracle_conditional_generator")
 SAMPLE_CLI = "tests/test_train.py::test_sample_cli"
 RESUME = "tests/test_train.py::test_resume_with_batchnorm_and_spectral_norm_state_is_bitwise"
 
@@ -89,15 +91,17 @@ MUTATIONS = (
              (SAMPLES, ORACLE), "sample labels (i + 1) % K, not i % K"),
     Mutation("batch_labels_shuffled", "gan_jax/data/sampler.py",
              'out["y"] = dataset.train_y[idx]', 'out["y"] = dataset.train_y[np.roll(idx, 1, 0)]',
-             ("tests/test_data.py",), "batch labels shifted by one example against the images"),
+             ("tests/data/test_data.py",),
+             "batch labels shifted by one example against the images"),
     Mutation("knn_self_not_excluded", "gan_jax/evaluation/metrics.py",
              "radii[rows] = np.partition(d, k, axis=1)[:, k]",
              "radii[rows] = np.partition(d, k - 1, axis=1)[:, k - 1]",
-             ("tests/test_metrics.py",), "k-NN radius counts the point itself"),
+             ("tests/evaluation/test_metrics.py",), "k-NN radius counts the point itself"),
     # Beyond the issue's list: one breakage per further behaviour test.
     Mutation("knn_chunks_misread", "gan_jax/evaluation/metrics.py",
              "a_rows = a[rows]", "a_rows = a[:rows.stop - rows.start]",
-             ("tests/test_metrics.py",), "every distance block reads the first rows of a"),
+             ("tests/evaluation/test_metrics.py",),
+             "every distance block reads the first rows of a"),
     Mutation("r1_on_fakes", "gan_jax/games/gan_steps.py",
              "critic(_diff_augment(key, cfg, x)[0]), real_in)",
              "critic(_diff_augment(key, cfg, x)[0]), fake_in)",
@@ -146,14 +150,16 @@ MUTATIONS = (
 )
 
 # ---- Issue 28: the five silent bugs a mutation run let through, and breakages of its fixes ----
-PR = ("tests/test_evaluation.py::"
+PR = ("tests/evaluation/test_evaluation.py::"
       "test_precision_and_recall_of_a_generator_collapsed_onto_one_real_image")
-EMA_BN = "tests/test_steps.py::test_the_ema_of_gs_batchnorm_statistics_moves_with_the_g_update"
-D_SCHEDULE = "tests/test_steps.py::test_ds_linear_learning_rate_schedule_counts_d_updates"
-IS_GEN = "tests/test_inception.py::test_inception_score_is_that_of_the_generated_sets_logits"
-CBN = ("tests/test_cifar_models.py::"
+EMA_BN = ("tests/games/test_steps.py::"
+          "test_the_ema_of_gs_batchnorm_statistics_moves_with_the_g_update")
+D_SCHEDULE = "tests/games/test_steps.py::test_ds_linear_learning_rate_schedule_counts_d_updates"
+IS_GEN = ("tests/evaluation/test_inception.py::"
+          "test_inception_score_is_that_of_the_generated_sets_logits")
+CBN = ("tests/models/test_cifar_models.py::"
        "test_the_conditional_generators_batchnorm_follows_each_examples_label")
-PRE = "tests/test_preemption.py"
+PRE = "tests/training/test_preemption.py"
 TAKERS = f"{PRE}::test_exactly_one_of_concurrent_takers_of_a_stale_lock_wins"
 OTHER_HOST = f"{PRE}::test_a_fresh_lock_of_another_host_holds_and_a_stopped_heartbeat_does_not"
 HEARTBEAT = f"{PRE}::test_the_holder_refreshes_the_lock_mtime_while_it_runs"
@@ -161,12 +167,13 @@ TAKEOVER_FLAG = f"{PRE}::test_takeover_lock_flag_takes_a_lock_that_looks_alive"
 EXIT_CODE = f"{PRE}::test_sigterm_exits_with_train_preempted_exit_code"
 BN_PENALTY = f"{REG}::test_gradient_penalty_and_r1_of_a_batchnorm_d_use_batch_statistics"
 R1_DIFFAUG = f"{REG}::test_r1_with_diffaugment_is_taken_through_the_augmentation"
-EMA_WARMUP = ("tests/test_steps.py::"
+EMA_WARMUP = ("tests/games/test_steps.py::"
               "test_ema_warmup_none_is_studiogans_constant_decay_from_the_start_step")
-EMA_G_STEP = "tests/test_steps.py::test_g_step_updates_the_ema_with_the_warmed_up_decay"
-CIFAR_EMA = "tests/test_steps.py::test_the_cifar_recipes_use_studiogans_ema_schedule"
-AC_HEAD = "tests/test_ac.py::test_the_ac_head_is_bias_free_with_orthogonal_init_as_studiogans"
-DIAG = "tests/test_diagnostics.py"
+EMA_G_STEP = "tests/games/test_steps.py::test_g_step_updates_the_ema_with_the_warmed_up_decay"
+CIFAR_EMA = "tests/games/test_steps.py::test_the_cifar_recipes_use_studiogans_ema_schedule"
+AC_HEAD = ("tests/games/test_ac.py::"
+           "test_the_ac_head_is_bias_free_with_orthogonal_init_as_studiogans")
+DIAG = "tests/evaluation/test_diagnostics.py"
 OSC_FIRES = f"{DIAG}::test_oscillation_flag_fires_on_the_dirac_gan"
 OSC_QUIET = f"{DIAG}::test_oscillation_flag_stays_quiet_on_noise_and_on_a_converging_game"
 CYCLE = f"{DIAG}::test_cycle_share_of_a_cycle_noise_and_drift"

@@ -1,10 +1,10 @@
 """Trainable parameter counts of stylegan2-ada-pytorch's networks (training/networks.py), per
-parameter, for the configs whose counts tests/test_stylegan2.py compares against gan_jax's.
+parameter, for the configs whose counts tests/models/test_stylegan2.py compares against gan_jax's.
 
 Run once, outside CI, in the torch virtualenv, with a checkout of NVlabs/stylegan2-ada-pytorch:
 
   /work/torchvenv/bin/python benchmarks/stylegan2_reference_params.py \
-      --repo=/tmp/sg2ref --out=tests/data/stylegan2_params.json
+      --repo=/tmp/sg2ref --out=tests/fixtures/stylegan2_params.json
 
 Each config: G(z_dim=w_dim=512, mapping num_layers=map, channel_base, channel_max) and
 D(architecture, channel_base, channel_max), as train.py builds them for --cfg=cifar (fmaps=1:

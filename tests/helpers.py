@@ -8,6 +8,8 @@ import sys
 import textwrap
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Reference files the tests compare against (each names the script that wrote it).
+FIXTURES = os.path.join(REPO, "tests", "fixtures")
 
 # The tests compile with LLVM at -O0 and XLA:CPU's older elemental emitters in place of its
 # fusion emitters: most tests are compile-bound (tiny models, a few steps, and an eager

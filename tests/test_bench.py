@@ -2,9 +2,12 @@
 
 import json
 
+import pytest
+
 from tests.helpers import run_module
 
 
+@pytest.mark.slow
 def test_bench_prints_timings_and_vmapped_seeds():
   proc = run_module("gan_jax.bench", "--config=experiments/tiny.py", "--steps=3", "--repeats=2",
                     "--warmup=1", "--seeds=2")

@@ -47,6 +47,7 @@ def _snapshot(root: str) -> dict:
   return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args,expected", [
     pytest.param(["--config.objective=nope"],
                  ["objective='nope'", "valid: " + ", ".join(losses.NAMES)], id="objective"),
@@ -96,6 +97,7 @@ def test_global_batch_not_divisible_by_device_count(tmp_path):
   assert not os.path.exists(workdir)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arrays,expected", [
     pytest.param({"x": np.zeros((10, 28, 28), np.uint8)}, "lacks key(s) ['x_train']",
                  id="wrong_keys"),
@@ -124,6 +126,7 @@ def test_malformed_npz(tmp_path, arrays, expected):
   assert not os.path.exists(workdir)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [
     pytest.param(["--config.objective=nope"], id="config"),
     pytest.param(["--config.data.name=npz", "--config.data.path=/nonexistent/x.npz"], id="data"),
@@ -138,6 +141,7 @@ def test_existing_workdir_is_left_unchanged(tmp_path, args):
   assert _snapshot(str(workdir)) == before
 
 
+@pytest.mark.slow
 def test_workdir_of_another_config(tmp_path):
   workdir = str(tmp_path / "run")
   train_in_process(workdir, eval_at_end=False)

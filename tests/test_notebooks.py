@@ -36,6 +36,7 @@ def cache_env(tmp_path_factory) -> dict:
   return compile_cache_env(tmp_path_factory.mktemp("notebook_compile_cache"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", RUN_ALL.NOTEBOOKS)
 def test_notebook_executes_with_small_steps(name, tmp_path, cache_env):
   """Every cell runs without error (nbclient raises CellExecutionError on the first that fails)."""

@@ -9,6 +9,7 @@ import os
 import re
 
 import numpy as np
+import pytest
 
 from tests.helpers import REPO
 
@@ -25,6 +26,7 @@ def readme_example() -> str:
   return match.group(1)
 
 
+@pytest.mark.slow
 def test_the_readme_library_example_runs_and_trains():
   code = readme_example()
   namespace: dict = {"__name__": "readme_example"}

@@ -203,6 +203,7 @@ def _gp_optimal_gap(mu, gp_weight):
   return integrate.quad(integrand, lo, hi, limit=200)[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mu, gp_weight", [(2.0, 10.0), (-1.0, 10.0), (2.0, 100.0)])
 def test_wgan_gp_critic_estimates_w1(mu, gp_weight):
   """E f(real) - E f(fake) ≈ W1 = |μ| up to the soft penalty's known upward bias.

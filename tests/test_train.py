@@ -66,6 +66,7 @@ def test_main_writes_run_outputs(tiny_run):
   assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["3", "6"]
 
 
+@pytest.mark.slow
 def test_resume_equals_uninterrupted(tiny_run, tmp_path):
   """3 steps, stop, rerun to 6 steps == the 6-step run, bitwise, on CPU."""
   full_dir, _ = tiny_run
@@ -112,6 +113,7 @@ def test_sample_cli(tiny_run, tmp_path):
   assert not np.allclose(np.asarray(jax.device_get(z)), np.asarray(other_seed))
 
 
+@pytest.mark.slow
 def test_sample_cli_step_samples_that_checkpoint(tiny_run, tmp_path):
   """--step=3 samples G_ema of checkpoint 3 (not the latest, 6); a step not saved is one line,
   exit 2, naming the saved steps."""
@@ -141,6 +143,7 @@ def test_sample_cli_step_samples_that_checkpoint(tiny_run, tmp_path):
   assert "saved: 3, 6" in proc.stderr
 
 
+@pytest.mark.slow
 def test_resume_with_batchnorm_and_spectral_norm_state_is_bitwise(tmp_path):
   """A conditional DCGAN-28 (BatchNorm in G, spectral norm in D and on its projection
   embedding): 2 steps, stop, resume to 4 == 4 steps, every leaf of the state bitwise."""

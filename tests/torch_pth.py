@@ -5,7 +5,7 @@
 The pickle is assembled opcode by opcode (``pickletools`` documents them), because the stdlib
 pickler refuses to name globals (torch's) that it cannot import. ``random_fid_state_dict`` fills
 pytorch-fid's key layout from a numpy seed; ``parity_images`` are the images whose torch
-features ``tests/data/inception_parity.npz`` holds (benchmarks/inception_reference.py).
+features ``tests/fixtures/inception_parity.npz`` holds (benchmarks/inception_reference.py).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """StyleGAN2's generator and discriminator (Karras et al. 2020) as stylegan2-ada-pytorch's
-training/networks.py: same layers, parameter names and counts (tests/data/stylegan2_params.json).
+training/networks.py: same layers, parameter names and counts
+(tests/fixtures/stylegan2_params.json).
 
 G(z, c) = synthesis(broadcast(mapping(z, c))):
   mapping    w = MLP_L([z/‖z‖_rms, Embed(c)/‖Embed(c)‖_rms]), lrelu, lr multiplier 0.01;

@@ -1,0 +1,76 @@
+"""The MNIST feature classifier ships with the package: no training on a fresh machine, and the
+image path of the mode-collapse flag measured with it."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import ml_collections
+import numpy as np
+import pytest
+
+from gan_jax.data import sources
+from gan_jax.evaluation import classifier, evaluator, sampling
+from gan_jax.training import experiment
+from tests.helpers import load_config
+
+
+@pytest.fixture(scope="module")
+def mnist():
+  return sources.load_dataset(ml_collections.ConfigDict({"name": "mnist", "path": ""}))
+
+
+def _no_training(*args, **kwargs):
+  raise AssertionError("trained a classifier")
+
+
+def test_shipped_classifier_is_used_for_mnist_without_training(mnist, tmp_path, monkeypatch):
+  monkeypatch.setattr(classifier, "train_classifier", _no_training)
+  clf = classifier.get_classifier(mnist, cache_dir=str(tmp_path))
+  with np.load(classifier.SHIPPED) as f:
+    meta = json.loads(str(f["__meta__"]))
+  assert meta["fingerprint"] == classifier.dataset_fingerprint(
+      mnist, classifier.default_train_steps(len(mnist.train_x)))
+  assert clf.test_accuracy == meta["test_accuracy"] >= 0.99
+  assert clf.accuracy(mnist.test_x[:2000], mnist.test_y[:2000]) > 0.98
+  assert not (tmp_path / "classifier").exists()  # nothing cached either
+  assert os.path.getsize(classifier.SHIPPED) < 2_000_000
+
+
+def test_other_data_does_not_use_the_shipped_classifier(mnist, tmp_path, monkeypatch):
+  calls, real_training = [], classifier.train_classifier
+
+  def tiny_training(dataset, *, train_steps, **kwargs):
+    calls.append(train_steps)
+    return real_training(dataset, train_steps=2, **kwargs)
+
+  monkeypatch.setattr(classifier, "train_classifier", tiny_training)
+  subset = sources.Dataset("mnist", mnist.train_x[:512], mnist.train_y[:512], mnist.test_x[:256],
+                        mnist.test_y[:256], num_classes=10)
+  classifier.get_classifier(subset, cache_dir=str(tmp_path), log=lambda _: None)
+  assert len(calls) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("collapsed", [False, True])
+def test_mode_collapse_flag_of_constructed_image_generators(mnist, monkeypatch, collapsed):
+  """An oracle G that returns real test images of the requested class is not collapsed; one
+  that returns the same image for every request is."""
+  config = load_config("experiments/cgan.py")
+  exp = experiment.build(config, num_devices=1, dataset=mnist)
+  by_class = [mnist.test_x[mnist.test_y == k] for k in range(10)]
+
+  def oracle(exp, state, num, seed):
+    labels = np.arange(num) % 10
+    images = np.stack([by_class[0][0] if collapsed else by_class[k][i // 10]
+                       for i, k in enumerate(labels)])
+    return {"images": images, "labels": labels}
+
+  monkeypatch.setattr(sampling, "draw_samples", oracle)
+  result = evaluator.evaluate(exp, None, num=1000)
+  assert result["mode_collapse"] is collapsed
+  if collapsed:
+    assert result["class_kl_from_uniform"] == pytest.approx(np.log(10))
+  else:
+    assert result["class_kl_from_uniform"] < 0.01 and result["conditional_accuracy"] > 0.98

@@ -132,11 +132,13 @@ FEATURES = ("classifier", "inception")
 
 def validate_config(config) -> None:
   """ConfigError for a bad ``ema_bn_stats`` or ``train.eval_features``/``inception_*`` choice."""
+  from gan_jax.evaluation import inception_metrics, inception_net
+
   check_choice("ema_bn_stats", config.ema_bn_stats, sampling.EMA_BN_STATS)
   check_choice("train.eval_features", config.train.get("eval_features", "classifier"), FEATURES)
-  for field, valid in (("inception_protocol", ("pytorch_fid", "tf_legacy", "clean")),
-                       ("inception_quantize", ("default", "on", "off")),
-                       ("inception_reference_split", ("train", "test"))):
+  for field, valid in (("inception_protocol", inception_net.PROTOCOLS),
+                       ("inception_quantize", inception_net.QUANTIZE_MODES),
+                       ("inception_reference_split", inception_metrics.REFERENCE_SPLITS)):
     check_choice(f"train.{field}", config.train.get(field, valid[0]), valid)
 
 

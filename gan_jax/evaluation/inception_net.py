@@ -37,6 +37,7 @@ FEATURE_DIM = 2048
 NUM_LOGITS = 1008
 BN_EPSILON = 1e-3  # as in the TF graph (torchvision's BasicConv2d)
 PROTOCOLS = ("pytorch_fid", "tf_legacy", "clean")
+QUANTIZE_MODES = ("default", "on", "off")  # default: the protocol's own 8-bit rule
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +63,7 @@ class Protocol:
   @classmethod
   def parse(cls, name: str, quantize: str = "default") -> Protocol:
     """From command-line strings: quantize is 'default', 'on' or 'off'."""
-    if quantize not in ("default", "on", "off"):
+    if quantize not in QUANTIZE_MODES:
       raise ConfigError(f"quantize={quantize!r} is not one of default, on, off")
     return cls(name, None if quantize == "default" else quantize == "on")
 

@@ -6,7 +6,10 @@ Paired tasks (mnist_sr, mnist_edges): ``evaluate_paired`` with an oracle transla
 the true test targets, so each ``baseline_*`` key is the untrained baseline (bicubic / the input)
 and each plain key the oracle's (fcd = fcd_floor exactly on the full split). Unpaired
 (digits2mnist): ``evaluate_unpaired`` with identity translators, so label preservation and fcd
-are the untranslated input's (the baseline) and the cycle errors 0. Prints one JSON line a task.
+are the untranslated input's (the baseline) and the cycle errors 0; then with a hand-made
+translator that only reframes each digit as MNIST frames its own (shrunk to ``inner`` x
+``inner``, bicubic, and centred on black), for inner in REFRAME_SIZES, keyed
+``reframed_<inner>``. Prints one JSON line a task.
 """
 
 from __future__ import annotations
@@ -39,6 +42,21 @@ def oracle(targets: np.ndarray):
   return translate
 
 
+REFRAME_SIZES = (24, 20, 16)  # MNIST draws each digit in a 20x20 box of its 28x28 frame.
+
+
+def reframe(inner: int):
+  """A translate that shrinks (N, 28, 28, C) images to inner x inner and pads them back with -1."""
+
+  def translate(x):
+    small = evaluation.resize_to(x, (inner, inner, x.shape[-1]))
+    lo = (x.shape[1] - inner) // 2
+    hi = x.shape[1] - inner - lo
+    return np.pad(small, ((0, 0), (lo, hi), (lo, hi), (0, 0)), constant_values=-1.0)
+
+  return translate
+
+
 def run(name: str, num: int) -> dict:
   data = data_lib.load(ml_collections.ConfigDict({"name": name, "path": ""}))
   classifier = evaluation.target_classifier(data, log=lambda s: None)
@@ -49,6 +67,10 @@ def run(name: str, num: int) -> dict:
   else:
     identity = lambda x: x
     out = evaluation.evaluate_unpaired(identity, identity, data, num=num, classifier=classifier)
+    for inner in REFRAME_SIZES:
+      scores = evaluation.evaluate_unpaired(reframe(inner), None, data, num=num,
+                                            classifier=classifier)
+      out[f"reframed_{inner}"] = {k: scores[k] for k in ("label_preservation", "fcd")}
   out["seconds"] = round(time.perf_counter() - t0, 1)
   return {"task": name, **out}
 

@@ -51,10 +51,10 @@ def main(argv):
   exp, state, step = cli.load_run_from_flags(argv, FLAGS, min_num=1, step=FLAGS.step)
   if FLAGS.reconstruct:
     return _reconstruct(exp, state, step)
-  translating = exp.config.get("game", "gan") in ("pix2pix", "cyclegan")
+  translating = bool(getattr(exp.game, "directions", ()))  # a translation game's a2b, b2a
   if not translating and (FLAGS.input or FLAGS["direction"].present):
-    cli.fail(f"--input and --direction apply to pix2pix and cyclegan runs, not game="
-             f"{exp.config.get('game', 'gan')!r}")
+    cli.fail(f"--input and --direction apply to translation runs (game pix2pix or cyclegan), "
+             f"not game={exp.game.name!r}")
   kwargs = {"input": _read_images(FLAGS.input)} if FLAGS.input else {}
   if translating:
     kwargs["direction"] = FLAGS.direction

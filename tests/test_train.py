@@ -141,6 +141,14 @@ def test_sample_cli_step_samples_that_checkpoint(tiny_run, tmp_path):
   assert proc.returncode == 2
   assert proc.stderr.strip().splitlines()[-1].startswith("error: --step=4")
   assert "saved: 3, 6" in proc.stderr
+  # A GAN run has no translation directions: --direction is refused, nothing written.
+  refused = str(tmp_path / "refused.npz")
+  proc = run_module("gan_jax.sample", f"--workdir={workdir}", f"--out={refused}",
+                    "--direction=b2a", check=False)
+  assert proc.returncode == 2 and not os.path.exists(refused)
+  assert proc.stderr.strip().splitlines()[-1] == (
+      "error: --input and --direction apply to translation runs (game pix2pix or cyclegan), "
+      "not game='gan'")
 
 
 @pytest.mark.slow

@@ -194,7 +194,7 @@ class TranslationGame(Game):
     return self._classifier
 
   def evaluate(self, state, *, num: int, seed: int = 0, **kwargs) -> dict:
-    from gan_jax.evaluation import translation as metrics
+    from gan_jax.evaluation.translation import evaluate_paired, evaluate_unpaired
 
     features = kwargs.get("features", "classifier")
     if features != "classifier":
@@ -202,11 +202,11 @@ class TranslationGame(Game):
                         "MNIST classifier only; valid: classifier")
     clf = self.classifier(kwargs.get("cache_dir"))
     if len(self.directions) == 1:
-      return metrics.evaluate_paired(lambda x: self.translate(state, x, "a2b"), self.dataset,
-                                     num=num, classifier=clf)
-    return metrics.evaluate_unpaired(lambda x: self.translate(state, x, "a2b"),
-                                     lambda x: self.translate(state, x, "b2a"), self.dataset,
-                                     num=num, classifier=clf)
+      return evaluate_paired(lambda x: self.translate(state, x, "a2b"), self.dataset,
+                             num=num, classifier=clf)
+    return evaluate_unpaired(lambda x: self.translate(state, x, "a2b"),
+                             lambda x: self.translate(state, x, "b2a"), self.dataset,
+                             num=num, classifier=clf)
 
   def samples(self, state, *, num: int, seed: int, input=None, direction: str = "a2b",
               **kwargs) -> dict:

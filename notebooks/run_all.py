@@ -1,6 +1,6 @@
 r"""Executes the notebooks in place (outputs saved) and writes the README's figures.
 
-  python notebooks/run_all.py                      # all three, full steps
+  python notebooks/run_all.py                      # all four, full steps
   python notebooks/run_all.py theory quickstart    # some of them
 
 Each runs top to bottom in a fresh kernel of this Python (ipykernel), from notebooks/, with
@@ -18,10 +18,10 @@ import nbclient
 import nbformat
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-NOTEBOOKS = ("theory", "instabilities", "quickstart")
+NOTEBOOKS = ("theory", "instabilities", "quickstart", "translation")
 
 
-def execute(name: str, *, timeout: int = 1800, env: dict | None = None):
+def execute(name: str, *, timeout: int = 3600, env: dict | None = None):
   """Runs notebooks/<name>.ipynb in a new kernel with ``env`` added to the environment; returns
   the executed notebook. Raises nbclient's CellExecutionError when a cell fails."""
   nb = nbformat.read(os.path.join(HERE, f"{name}.ipynb"), as_version=4)

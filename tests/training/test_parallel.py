@@ -40,6 +40,9 @@ SCRIPT = textwrap.dedent("""
       state = par.put_state(exp.init_state())
       for s in range(2):
         state, metrics = step(state, par.put_batch(batch_fn(s)), jax.random.key(0))
+        # One step in flight: several CPU devices can deadlock in their collectives otherwise
+        # (docs/design.md, "Steps in flight on multi-device CPU").
+        jax.block_until_ready((state, metrics))
       state = jax.device_get(par.get_state(state))
       return state, par.fetch(metrics)
 

@@ -27,7 +27,8 @@ def confusion(workdir: str) -> np.ndarray:
   labels = data.labels["test_a"]
   classifier = evaluation.target_classifier(data, log=lambda s: None)
   _, probs = classifier.outputs(exp.game.translate(state, data.test_a, "a2b"))
-  matrix = np.zeros((10, 10), np.int64)
+  classes = probs.shape[-1]
+  matrix = np.zeros((classes, classes), np.int64)
   np.add.at(matrix, (labels, probs.argmax(-1)), 1)
   return matrix
 
@@ -37,7 +38,7 @@ def main():
   parser.add_argument("--workdir", required=True)
   matrix = confusion(parser.parse_args().workdir)
   print("label preservation", round(float(np.trace(matrix) / matrix.sum()), 4))
-  print("true\\scored " + " ".join(f"{k:3d}" for k in range(10)) + "   kept")
+  print("true\\scored " + " ".join(f"{k:3d}" for k in range(len(matrix))) + "   kept")
   for k, row in enumerate(matrix):
     print(f"{k:11d} " + " ".join(f"{v:3d}" for v in row) + f"   {row[k] / row.sum():.2f}")
 

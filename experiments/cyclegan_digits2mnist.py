@@ -8,8 +8,8 @@ PatchGANs, LSGAN, λ_cycle = 10, identity 0.5·λ_cycle, 50-image history buffer
 β1 = 0.5) held for the first half and decayed linearly to 0 over the second; widths and the
 block count scaled down for 28x28 digits on a CPU (ngf 16 for the paper's 64, 3 residual blocks
 for its 6).
-About 3 minutes on a 2-core CPU. It keeps 0.70 of the digits' labels, against 0.69
-untranslated (docs/results.md, "Image-to-image translation").
+About 3 minutes on a 2-core CPU. Its translations keep about as many of the digits' labels as
+the untranslated digits do (docs/results.md, "Image-to-image translation").
 """
 
 from gan_jax import configs

@@ -51,7 +51,7 @@ def main(argv):
   exp, state, step = cli.load_run_from_flags(argv, FLAGS, min_num=1, step=FLAGS.step)
   if FLAGS.reconstruct:
     return _reconstruct(exp, state, step)
-  translating = bool(getattr(exp.game, "directions", ()))  # a translation game's a2b, b2a
+  translating = bool(exp.game.directions)
   if not translating and (FLAGS.input or FLAGS["direction"].present):
     cli.fail(f"--input and --direction apply to translation runs (game pix2pix or cyclegan), "
              f"not game={exp.game.name!r}")

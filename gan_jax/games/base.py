@@ -36,6 +36,8 @@ class Game:
   nonfinite_metrics: tuple[str, ...] = ()
   # (label, metric, format) of the progress line printed at every logging step.
   progress_metrics: tuple[tuple[str, str, str], ...] = ()
+  # The directions a translation game maps images in ('a2b', 'b2a'); () for games that sample.
+  directions: tuple[str, ...] = ()
 
   def __init__(self, config, dataset, *, num_devices: int):
     self.config, self.dataset, self.num_devices = config, dataset, num_devices

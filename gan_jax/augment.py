@@ -7,6 +7,8 @@ For each rare class r and seed s:
   1. imbalanced data: class r's training images cut to ``--keep_fraction`` (1 %, at least one)
      of them, drawn with seed s; the other classes untouched;
   2. ``imbalanced``: a classifier trained on it; its test accuracy on class r and overall;
+     ``oversampled``: the control, trained on it with class r's kept images repeated (drawn
+     with replacement) up to the same count as step 3 adds;
   3. a conditional GAN (``--gan_config``, experiments/cgan.py) trained on the same imbalanced
      data (in WORKDIR/gan/rare{r}_seed{s}, resumable), then ``augmented``: the classifier trained
      on the imbalanced data plus the GAN's samples of class r, as many as bring class r to the
@@ -43,7 +45,7 @@ flags.DEFINE_enum("classifier", "cnn", ["cnn", "mlp"], "The classifier trained a
 flags.DEFINE_integer("classifier_steps", 0, "Classifier train steps (0: the recipe's default).")
 flags.DEFINE_string("data", "mnist", "data.name of the dataset (a labelled image dataset).")
 
-SETTINGS = ("imbalanced", "augmented", "ceiling")
+SETTINGS = ("imbalanced", "oversampled", "augmented", "ceiling")
 
 
 def cut_class(train_x, train_y, rare: int, keep_fraction: float, seed: int):
@@ -62,6 +64,13 @@ def balance_count(train_y, rare: int, num_classes: int) -> int:
   counts = np.bincount(train_y, minlength=num_classes)
   others = np.delete(counts, rare)
   return max(0, int(round(others.mean())) - int(counts[rare]))
+
+
+def oversample(train_x, train_y, rare: int, count: int, seed: int):
+  """``count`` of class ``rare``'s images in (train_x, train_y), drawn with replacement with
+  ``np.random.default_rng([seed, rare, 1])``: the no-generator control for the GAN's samples."""
+  idx = np.flatnonzero(train_y == rare)
+  return train_x[np.random.default_rng([seed, rare, 1]).choice(idx, count, replace=True)]
 
 
 def class_accuracies(pred, test_y, num_classes: int) -> tuple[float, np.ndarray]:
@@ -134,8 +143,11 @@ def run_one(dataset, *, rare: int, seed: int, workdir: str, keep_fraction: float
   fake = train_gan_and_sample(x_cut, y_cut, dataset, rare=rare, count=count, seed=seed,
                               workdir=os.path.join(workdir, "gan", f"rare{rare}_seed{seed}"),
                               config_path=gan_config, steps=gan_steps)
+  repeats = oversample(x_cut, y_cut, rare, count, seed)
   train_sets = {
       "imbalanced": (x_cut, y_cut),
+      "oversampled": (np.concatenate([x_cut, repeats]),
+                      np.concatenate([y_cut, np.full(count, rare, y_cut.dtype)])),
       "augmented": (np.concatenate([x_cut, fake]),
                     np.concatenate([y_cut, np.full(len(fake), rare, y_cut.dtype)])),
   }

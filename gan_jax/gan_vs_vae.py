@@ -4,7 +4,9 @@ r"""The GAN-versus-VAE table of a finished ``ablate`` sweep of experiments/gan_v
 
 Reads every run's ``result.json`` (its ``evaluate`` metrics), adds the metrics ``evaluate`` does
 not report (``evaluation.gan_vs_vae.table_metrics``: Laplacian variance, path length), and writes
-the table (``evaluation.gan_vs_vae.markdown_table``) with mean ± std over seeds per variant.
+the table (``evaluation.gan_vs_vae.markdown_table``) with mean ± std over seeds per variant, and
+when the sweep holds a 'gan' and a 'vae' variant, each lecture claim's verdict
+(``evaluation.gan_vs_vae.claim_verdicts``).
 """
 
 from __future__ import annotations
@@ -63,6 +65,10 @@ def main(argv):
     cli.fail(f"--workdir={FLAGS.workdir!r} holds no finished run of a sweep")
   summary = gan_vs_vae.summarize_models(per_model)
   table = gan_vs_vae.markdown_table(summary)
+  if {"gan", "vae"} <= summary.keys():
+    verdicts = gan_vs_vae.claim_verdicts(summary)
+    summary["verdicts"] = verdicts
+    table += "\n" + gan_vs_vae.markdown_verdicts(verdicts)
   out = FLAGS.out or os.path.join(FLAGS.workdir, "gan_vs_vae.md")
   with open(out, "w") as f:
     f.write(table)

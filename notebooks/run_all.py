@@ -18,7 +18,7 @@ import nbclient
 import nbformat
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-NOTEBOOKS = ("theory", "instabilities", "quickstart", "translation")
+NOTEBOOKS = ("theory", "instabilities", "quickstart", "translation", "gan_vs_vae")
 
 
 def execute(name: str, *, timeout: int = 3600, env: dict | None = None):

@@ -28,10 +28,19 @@ def test_class_accuracies():
   np.testing.assert_array_equal(per_class, [1.0, 1.0, 0.5])
 
 
+def test_oversample_repeats_only_the_rare_class_kept_images():
+  x = np.arange(10, dtype=np.float32)[:, None]
+  y = np.array([0, 1, 0, 1, 2, 2, 2, 0, 1, 2])
+  repeats = augment.oversample(x, y, 1, 7, seed=0)
+  assert repeats.shape == (7, 1)
+  assert set(repeats[:, 0].tolist()) <= {1.0, 3.0, 8.0}  # the class-1 rows, with replacement
+  np.testing.assert_array_equal(repeats, augment.oversample(x, y, 1, 7, seed=0))
+
+
 @pytest.mark.slow
 def test_a_tiny_augmentation_run_writes_its_records_and_table(tmp_path):
   """digits, one rare class, one seed, a 2-step GAN and the MLP classifier: the records hold
-  the counts and accuracies of the three settings, and a rerun reads them back."""
+  the counts and accuracies of the four settings, and a rerun reads them back."""
   kwargs = dict(data="digits", rare_classes=[3], seeds=[0], keep_fraction=0.05,
                 gan_config="experiments/cgan.py", gan_steps=2, classifier="mlp",
                 classifier_steps=50)

@@ -9,7 +9,11 @@ One row per claim, each a few numbers per model, means (± std) over seeds:
   classifier's feature space: E ‖φ(G(slerp(z0, z1; t))) - φ(G(slerp(z0, z1; t + ε)))‖² / ε²,
   t ~ U(0, 1), the 1 % tails dropped;
 - an encoder: the test reconstruction error ``recon_mse`` of the VAE games, "—" for the GAN;
-- stability: the std over seeds of fcd, and the number of runs that diverged.
+- stability: the std over seeds of fcd (absolute, and relative to the mean), and the number of
+  runs that diverged.
+
+``claim_verdicts`` then marks each lecture claim (GAN against VAE) confirmed, contradicted or
+mixed by these numbers alone, by the rules in ``CLAIMS``.
 """
 
 from __future__ import annotations
@@ -109,6 +113,8 @@ def summarize_models(per_model: dict[str, list[dict]]) -> dict[str, dict]:
       stats[k] = (float(np.mean(values)), float(np.std(values)))
     fcds = [r["fcd"] for r in ok if "fcd" in r]
     stats["fcd_seed_std"] = float(np.std(fcds)) if len(fcds) > 1 else float("nan")
+    stats["fcd_seed_rel_std"] = (stats["fcd_seed_std"] / float(np.mean(fcds)) if fcds
+                                 else float("nan"))
     stats["diverged"] = sum(bool(r.get("diverged")) for r in runs)
     stats["runs"] = len(runs)
     out[model] = stats
@@ -134,7 +140,86 @@ def markdown_table(summary: dict[str, dict]) -> str:
                    + " | ".join(cell(summary[m], key, fmt) for m in models) + " |")
   lines.append("| stability | std of fcd over seeds | "
                + " | ".join(f"{summary[m]['fcd_seed_std']:.2f}" for m in models) + " |")
+  lines.append("| stability | std of fcd / mean fcd | "
+               + " | ".join(f"{summary[m]['fcd_seed_rel_std']:.3f}" for m in models) + " |")
   lines.append("| stability | runs diverged | "
                + " | ".join(f"{summary[m]['diverged']} of {summary[m]['runs']}"
                             for m in models) + " |")
+  return "\n".join(lines) + "\n"
+
+
+def _mean(stats: dict, key: str) -> float:
+  value = stats.get(key, float("nan"))
+  return float(value[0] if isinstance(value, tuple | list) else value)
+
+
+# (claim as the lectures state it, [(what the GAN must show against the VAE for the claim to
+# hold, the metrics it reads, test(gan means, vae means) -> bool | None)]). A test whose metrics
+# are missing or NaN for either model (the std over seeds of one seed), or that returns None (no
+# run of either diverged: no evidence), is not counted. A claim is
+# confirmed when every counted test holds, contradicted when none does, mixed otherwise, and
+# undetermined when none is counted. The encoder test reads whether recon_mse is reported.
+CLAIMS = (
+    ("output quality: GAN sharp, VAE blurry", (
+        ("GAN's fcd lower", ("fcd",), lambda g, v: g["fcd"] < v["fcd"]),
+        ("GAN's precision higher", ("precision",), lambda g, v: g["precision"] > v["precision"]),
+        ("GAN's Laplacian variance nearer the data's (in log ratio)", ("laplacian_var_ratio",),
+         lambda g, v: abs(np.log(g["laplacian_var_ratio"]))
+         < abs(np.log(v["laplacian_var_ratio"]))),
+    )),
+    ("training: GAN unstable, VAE stable", (
+        ("GAN's fcd spreads more over seeds (std / mean)", ("fcd_seed_rel_std",),
+         lambda g, v: g["fcd_seed_rel_std"] > v["fcd_seed_rel_std"]),
+        ("GAN diverged more often", ("diverged", "runs"),
+         lambda g, v: (g["diverged"] / g["runs"] > v["diverged"] / v["runs"])
+         if g["diverged"] or v["diverged"] else None),
+    )),
+    ("latent space: GAN unstructured, VAE smooth", (
+        ("GAN's path length longer", ("path_length",),
+         lambda g, v: g["path_length"] > v["path_length"]),
+    )),
+    ("mode coverage: GAN may collapse, VAE covers all modes", (
+        ("GAN's recall lower", ("recall",), lambda g, v: g["recall"] < v["recall"]),
+        ("GAN's coverage lower", ("coverage",), lambda g, v: g["coverage"] < v["coverage"]),
+        ("GAN's class histogram further from uniform", ("class_kl_from_uniform",),
+         lambda g, v: g["class_kl_from_uniform"] > v["class_kl_from_uniform"]),
+    )),
+    ("an encoder: GAN none, VAE one", (
+        ("only the VAE reconstructs test images", (),
+         lambda g, v: "recon_mse" not in g and "recon_mse" in v),
+    )),
+)
+
+
+def claim_verdicts(summary: dict[str, dict], gan: str = "gan", vae: str = "vae") -> list[dict]:
+  """Per lecture claim: {'claim', 'verdict' ('confirmed' | 'contradicted' | 'mixed' |
+  'undetermined'), 'tests': [(test, held: bool | None)]}, from ``summarize_models``'s summary
+  of the ``gan`` and ``vae`` models (None: the test was not counted)."""
+  g_stats, v_stats = summary[gan], summary[vae]
+  out = []
+  for claim, tests in CLAIMS:
+    held = []
+    for name, keys, test in tests:
+      g = {k: _mean(g_stats, k) for k in keys}
+      v = {k: _mean(v_stats, k) for k in keys}
+      if any(np.isnan(x) for x in (*g.values(), *v.values())):
+        held.append((name, None))
+      else:
+        result = test(g, v) if keys else test(g_stats, v_stats)
+        held.append((name, None if result is None else bool(result)))
+    counted = [h for _, h in held if h is not None]
+    n = sum(counted)
+    verdict = ("undetermined" if not counted else "confirmed" if n == len(counted)
+               else "contradicted" if n == 0 else "mixed")
+    out.append({"claim": claim, "verdict": verdict, "tests": held})
+  return out
+
+
+def markdown_verdicts(verdicts: list[dict]) -> str:
+  """The verdicts as a table: claim, verdict, and each test with whether it held."""
+  lines = ["| lecture claim (GAN vs VAE) | verdict | the numbers |", "|---|---|---|"]
+  for v in verdicts:
+    tests = "; ".join(f"{name}: {'n/a' if held is None else 'yes' if held else 'no'}"
+                      for name, held in v["tests"])
+    lines.append(f"| {v['claim']} | **{v['verdict']}** | {tests} |")
   return "\n".join(lines) + "\n"

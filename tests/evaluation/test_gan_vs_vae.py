@@ -60,3 +60,63 @@ def test_the_table_has_a_dash_for_the_gan_encoder_and_counts_divergence():
   assert row.split("|")[3].strip() == "—" and "0.0500 ± 0.0000" in row
   assert "| stability | runs diverged | 1 of 3 | 0 of 3 |" in table
   assert "| stability | std of fcd over seeds | 2.00 | 0.00 |" in table
+
+
+def _summary(gan: dict, vae: dict, gan_fcds=(10.0, 14.0), vae_fcds=(40.0, 41.0)):
+  base = {"precision": 0.5, "recall": 0.5, "coverage": 0.5, "class_kl_from_uniform": 0.01,
+          "laplacian_var_ratio": 1.0, "path_length": 5.0}
+  runs = {"gan": [dict(base, **gan, fcd=f) for f in gan_fcds],
+          "vae": [dict(base, **vae, fcd=f, recon_mse=0.05) for f in vae_fcds]}
+  return gan_vs_vae.summarize_models(runs)
+
+
+def test_claim_verdicts_follow_the_numbers_not_the_lectures():
+  """The textbook picture confirms every claim; the reverse numbers contradict them; a split
+  of the sharpness tests is 'mixed'."""
+  textbook = _summary(
+      gan={"precision": 0.9, "recall": 0.3, "coverage": 0.4, "class_kl_from_uniform": 0.2,
+           "laplacian_var_ratio": 0.95, "path_length": 50.0},
+      vae={"precision": 0.4, "recall": 0.8, "coverage": 0.7, "class_kl_from_uniform": 0.001,
+           "laplacian_var_ratio": 0.3, "path_length": 5.0})
+  verdicts = {v["claim"].split(":")[0]: v["verdict"]
+              for v in gan_vs_vae.claim_verdicts(textbook)}
+  assert set(verdicts.values()) == {"confirmed"}, verdicts
+  textbook["gan"].update(diverged=1, runs=3)  # a GAN run diverged, no VAE run: still confirmed
+  assert {v["verdict"] for v in gan_vs_vae.claim_verdicts(textbook)} == {"confirmed"}
+  textbook["vae"].update(diverged=2, runs=2)  # ... but every VAE run diverging counts against
+  (training,) = [v for v in gan_vs_vae.claim_verdicts(textbook) if v["claim"][:8] == "training"]
+  assert training["verdict"] == "mixed"
+
+  reverse = _summary(
+      gan={"precision": 0.3, "recall": 0.9, "coverage": 0.8, "class_kl_from_uniform": 0.001,
+           "laplacian_var_ratio": 0.2, "path_length": 1.0},
+      vae={"precision": 0.9, "recall": 0.3, "coverage": 0.3, "class_kl_from_uniform": 0.3,
+           "laplacian_var_ratio": 1.0, "path_length": 9.0},
+      gan_fcds=(50.0, 50.5), vae_fcds=(10.0, 20.0))
+  verdicts = {v["claim"].split(":")[0]: v["verdict"]
+              for v in gan_vs_vae.claim_verdicts(reverse)}
+  assert verdicts["output quality"] == "contradicted"
+  assert verdicts["latent space"] == "contradicted"
+  assert verdicts["mode coverage"] == "contradicted"
+  assert verdicts["training"] == "contradicted"  # steadier GAN; no divergence is not counted
+  assert verdicts["an encoder"] == "confirmed"
+
+  split = _summary(gan={"precision": 0.3}, vae={"precision": 0.9})  # fcd lower, precision lower
+  (quality,) = [v for v in gan_vs_vae.claim_verdicts(split) if v["claim"].startswith("output")]
+  assert quality["verdict"] == "mixed"
+  assert [held for _, held in quality["tests"]] == [True, False, False]
+  table = gan_vs_vae.markdown_verdicts(gan_vs_vae.claim_verdicts(split))
+  assert "| output quality: GAN sharp, VAE blurry | **mixed** | GAN's fcd lower: yes;" in table
+
+
+def test_a_claim_is_undetermined_when_its_numbers_are_missing():
+  """One seed per model and no divergence: the stability claim has no counted test, and a claim
+  whose only metric is missing is undetermined, not contradicted."""
+  one_seed = _summary(gan={}, vae={}, gan_fcds=(10.0,), vae_fcds=(40.0,))
+  del one_seed["gan"]["path_length"]
+  verdicts = {v["claim"].split(":")[0]: v for v in gan_vs_vae.claim_verdicts(one_seed)}
+  assert [held for _, held in verdicts["training"]["tests"]] == [None, None]
+  assert verdicts["training"]["verdict"] == "undetermined"
+  assert verdicts["latent space"]["verdict"] == "undetermined"
+  assert "GAN's path length longer: n/a" in gan_vs_vae.markdown_verdicts(
+      gan_vs_vae.claim_verdicts(one_seed))

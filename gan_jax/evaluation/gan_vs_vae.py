@@ -90,7 +90,8 @@ def table_metrics(exp, state, *, num: int = 2000, ppl_num: int = 500, seed: int 
 
 # (row, [(column label, metric key, format)]) of the table; metrics are means over seeds.
 ROWS = (
-    ("sharpness", (("fcd", "fcd", ".2f"), ("precision", "precision", ".3f"),
+    ("sharpness", (("fcd", "fcd", ".2f"), ("fcd floor (real vs real)", "fcd_floor", ".2f"),
+                   ("precision", "precision", ".3f"),
                    ("Laplacian var / data's", "laplacian_var_ratio", ".2f"))),
     ("mode coverage", (("recall", "recall", ".3f"), ("coverage", "coverage", ".3f"),
                        ("KL(classes ‖ uniform)", "class_kl_from_uniform", ".3f"))),
@@ -153,10 +154,23 @@ def _mean(stats: dict, key: str) -> float:
   return float(value[0] if isinstance(value, tuple | list) else value)
 
 
+SPREAD_MARGIN = 1.5  # A std from a few seeds is itself uncertain by tens of per cent.
+
+
+def _clearly_greater(a: float, b: float) -> bool | None:
+  """a > b by more than SPREAD_MARGIN×: True; b > a by as much: False; else None (a tie)."""
+  if a > SPREAD_MARGIN * b:
+    return True
+  if b > SPREAD_MARGIN * a:
+    return False
+  return None
+
+
 # (claim as the lectures state it, [(what the GAN must show against the VAE for the claim to
 # hold, the metrics it reads, test(gan means, vae means) -> bool | None)]). A test whose metrics
 # are missing or NaN for either model (the std over seeds of one seed), or that returns None (no
-# run of either diverged: no evidence), is not counted. A claim is
+# run of either diverged, or spreads within SPREAD_MARGIN of each other: no evidence), is not
+# counted. A claim is
 # confirmed when every counted test holds, contradicted when none does, mixed otherwise, and
 # undetermined when none is counted. The encoder test reads whether recon_mse is reported.
 CLAIMS = (
@@ -168,8 +182,9 @@ CLAIMS = (
          < abs(np.log(v["laplacian_var_ratio"]))),
     )),
     ("training: GAN unstable, VAE stable", (
-        ("GAN's fcd spreads more over seeds (std / mean)", ("fcd_seed_rel_std",),
-         lambda g, v: g["fcd_seed_rel_std"] > v["fcd_seed_rel_std"]),
+        ("GAN's fcd spreads more over seeds (std / mean, by 1.5x either way)",
+         ("fcd_seed_rel_std",), lambda g, v: _clearly_greater(g["fcd_seed_rel_std"],
+                                                              v["fcd_seed_rel_std"])),
         ("GAN diverged more often", ("diverged", "runs"),
          lambda g, v: (g["diverged"] / g["runs"] > v["diverged"] / v["runs"])
          if g["diverged"] or v["diverged"] else None),

@@ -99,6 +99,10 @@ def test_claim_verdicts_follow_the_numbers_not_the_lectures():
   assert verdicts["latent space"] == "contradicted"
   assert verdicts["mode coverage"] == "contradicted"
   assert verdicts["training"] == "contradicted"  # steadier GAN; no divergence is not counted
+
+  close = _summary(gan={}, vae={}, gan_fcds=(10.0, 11.0), vae_fcds=(40.0, 43.0))  # 0.048, 0.036
+  (training,) = [v for v in gan_vs_vae.claim_verdicts(close) if v["claim"][:8] == "training"]
+  assert training["verdict"] == "undetermined"  # within 1.5x: a tie, not a finding
   assert verdicts["an encoder"] == "confirmed"
 
   split = _summary(gan={"precision": 0.3}, vae={"precision": 0.9})  # fcd lower, precision lower

@@ -12,8 +12,8 @@ One row per claim, each a few numbers per model, means (± std) over seeds:
 - stability: the std over seeds of fcd (absolute, and relative to the mean), and the number of
   runs that diverged.
 
-``claim_verdicts`` then marks each lecture claim (GAN against VAE) confirmed, contradicted or
-mixed by these numbers alone, by the rules in ``CLAIMS``.
+``claim_verdicts`` then marks each lecture claim (GAN against VAE) confirmed, contradicted, mixed
+or undetermined by these numbers alone, by the rules in ``CLAIMS``.
 """
 
 from __future__ import annotations
@@ -170,9 +170,9 @@ def _clearly_greater(a: float, b: float) -> bool | None:
 # hold, the metrics it reads, test(gan means, vae means) -> bool | None)]). A test whose metrics
 # are missing or NaN for either model (the std over seeds of one seed), or that returns None (no
 # run of either diverged, or spreads within SPREAD_MARGIN of each other: no evidence), is not
-# counted. A claim is
-# confirmed when every counted test holds, contradicted when none does, mixed otherwise, and
-# undetermined when none is counted. The encoder test reads whether recon_mse is reported.
+# counted. A claim is confirmed when every counted test holds, contradicted when none does, mixed
+# otherwise, and undetermined when none is counted. The encoder test reads whether recon_mse is
+# reported.
 CLAIMS = (
     ("output quality: GAN sharp, VAE blurry", (
         ("GAN's fcd lower", ("fcd",), lambda g, v: g["fcd"] < v["fcd"]),

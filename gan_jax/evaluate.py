@@ -1,13 +1,15 @@
 """Evaluates the latest checkpoint of a run and appends the result to its metrics.
 
   python -m gan_jax.evaluate --workdir=runs/cgan [--num=10000] [--features=inception]
+      [--truncation=0.7]  (StyleGAN2 runs: the samples truncated, w ← w̄ + ψ(w - w̄))
 
 Prints one JSON object; the same object (with ``"eval": true``) is appended to the workdir's
-metrics.jsonl.
+metrics.jsonl, except with --truncation: the history holds the generator's own samples.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 
@@ -35,6 +37,8 @@ flags.DEFINE_enum("quantize", None, ["default", "on", "off"],
                   "8-bit quantisation before the Inception (default: the run's config).")
 flags.DEFINE_enum("reference_split", None, ["train", "test"],
                   "Real images of the Inception metrics (default: the run's config).")
+flags.DEFINE_float("truncation", 1.0, "Truncation ψ of games that support it (stylegan2): the "
+                   "metrics of samples with w ← w̄ + ψ(w - w̄); 1 = none.")
 
 
 def append_record(workdir: str, record: dict) -> None:
@@ -44,6 +48,10 @@ def append_record(workdir: str, record: dict) -> None:
 def main(argv):
   exp, state, step = cli.load_run_from_flags(argv, FLAGS, min_num=2)
   kwargs = {"cache_dir": FLAGS.cache_dir} if exp.dataset.is_image else {}
+  if FLAGS.truncation != 1.0:
+    if "truncation" not in inspect.signature(exp.game.evaluate).parameters:
+      cli.fail(f"--truncation applies to game='stylegan2' runs, not {exp.game.name!r}")
+    kwargs["truncation"] = FLAGS.truncation
   try:
     result = exp.game.evaluate(state, num=FLAGS.num, seed=FLAGS.seed,
                                  features=FLAGS.features,
@@ -55,7 +63,8 @@ def main(argv):
     cli.fail(str(e))
   record = {"step": step, "eval": True, **result}
   print(json.dumps(record), flush=True)
-  append_record(FLAGS.workdir, record)
+  if FLAGS.truncation == 1.0:
+    append_record(FLAGS.workdir, record)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,15 @@
   python -m gan_jax.sample --workdir=runs/cgan --num=1000 --out=samples.npz [--seed=0] [--step=N]
       [--truncation=0.7]  (StyleGAN2 runs: the truncation trick with the tracked mean of w)
 
+StyleGAN2 runs also draw pictures of their latent spaces, as one PNG (``--truncation`` applies):
+
+  python -m gan_jax.sample --workdir=runs/stylegan2_mnist --figure=style_mixing --out=mix.png
+
+``style_mixing``: a 7x7 grid whose top row and left column are six latents' images and whose
+cell (i, j) has row i's coarse styles (4x4 and 8x8) with column j's fine ones;
+``interpolation_w`` / ``interpolation_z``: six rows of ten images from G(a) to G(b), along
+lerp(w_a, w_b, t) in W / slerp(z_a, z_b, t) in Z.
+
 The file holds ``images`` (N, H, W, C) float32 in [-1, 1] (or ``samples`` (N, 2) for 2-D data)
 and, for conditional runs, ``labels`` with label i % num_classes for sample i. The EMA generator is
 used when the run keeps one.
@@ -43,6 +52,8 @@ flags.DEFINE_enum("direction", "a2b", ["a2b", "b2a"], "Image-to-image runs: a2b 
                   "b2a.")
 flags.DEFINE_integer("step", None, "Checkpoint step to sample (default: the latest); "
                      "train.keep_checkpoints says how many steps a run keeps.")
+flags.DEFINE_enum("figure", None, ["style_mixing", "interpolation_w", "interpolation_z"],
+                  "StyleGAN2 runs: write this picture to --out as a PNG instead of samples.")
 flags.DEFINE_string("reconstruct", None, "An .npz of images (key 'images' or 'x_test', NHWC in "
                     "[-1, 1]) to reconstruct, for runs with an encoder (game vae, vaegan).")
 
@@ -51,6 +62,8 @@ def main(argv):
   exp, state, step = cli.load_run_from_flags(argv, FLAGS, min_num=1, step=FLAGS.step)
   if FLAGS.reconstruct:
     return _reconstruct(exp, state, step)
+  if FLAGS.figure:
+    return _figure(exp, state, step)
   translating = bool(exp.game.directions)
   if not translating and (FLAGS.input or FLAGS["direction"].present):
     cli.fail(f"--input and --direction apply to translation runs (game pix2pix or cyclegan), "
@@ -70,6 +83,19 @@ def main(argv):
   num = len(next(iter(out.values())))
   print(f"wrote {num} {'translations' if translating else 'samples'} of step {step} to "
         f"{FLAGS.out}")
+
+
+def _figure(exp, state, step):
+  if exp.game.name != "stylegan2":
+    cli.fail(f"--figure applies to game='stylegan2' runs, not {exp.game.name!r}")
+  if not FLAGS.out.lower().endswith(".png"):
+    cli.fail(f"--out={FLAGS.out!r}: --figure writes a PNG; name the file *.png")
+  from gan_jax.evaluation import sampling, stylegan2_sampling
+
+  picture = stylegan2_sampling.FIGURES[FLAGS.figure](exp.game, state, FLAGS.seed,
+                                                     FLAGS.truncation)
+  files.write_atomic(FLAGS.out, lambda tmp: sampling.save_png(picture, tmp))
+  print(f"wrote the {FLAGS.figure} figure of step {step} (ψ = {FLAGS.truncation}) to {FLAGS.out}")
 
 
 def _read_images(path: str):

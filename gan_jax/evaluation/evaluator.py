@@ -26,8 +26,12 @@ def _real_subset(x: np.ndarray, y, num: int, seed: int):
 
 
 def evaluate_images(exp, state, *, num: int, seed: int = 0, classifier=None,
-                    feature_fn=None, cache_dir=None, cas_steps: int | None = None) -> dict:
+                    feature_fn=None, cache_dir=None, cas_steps: int | None = None,
+                    fake: dict | None = None) -> dict:
   """fcd (+ floor), KID, inception-style score, precision/recall, density/coverage, diversity.
+
+  The samples are ``sampling.draw_samples`` of the eval stream of ``seed``, or ``fake`` ({'images'
+  (num, ...), 'labels'}) when the game draws them itself (StyleGAN2's truncation).
 
   ``mode_collapse``: the KL from uniform of the classifier's class histogram of the samples
   (labels i % K for conditional runs) above ``diagnostics.MODE_COLLAPSE_KL``.
@@ -44,7 +48,8 @@ def evaluate_images(exp, state, *, num: int, seed: int = 0, classifier=None,
     classifier = classifier_lib.get_classifier(ds, cache_dir=cache_dir)
   if feature_fn is None and classifier is None:
     raise ValueError("an unlabelled image dataset needs a feature_fn for evaluation")
-  fake = sampling.draw_samples(exp, state, num, rng.streams(seed).eval)
+  if fake is None:
+    fake = sampling.draw_samples(exp, state, num, rng.streams(seed).eval)
   labels = fake.get("labels")
   fake_x = fake["images"]
   real_x, real_y = _real_subset(ds.train_x, ds.train_y, num, seed)
@@ -145,12 +150,13 @@ def validate_config(config) -> None:
 def evaluate(exp, state, *, num: int, seed: int = 0, features: str = "classifier",
              inception_weights: str | None = None, inception_protocol: str | None = None,
              inception_quantize: str | None = None, reference_split: str | None = None,
-             **kwargs) -> dict:
+             fake: dict | None = None, **kwargs) -> dict:
   """All metrics that apply to the run's dataset, as a flat dict of floats (and lists).
 
   ``features='inception'`` measures images in the FID Inception's pool3 space instead
   (``inception_metrics.evaluate_run``: fid, kid, is, precision/recall, density/coverage); its
   protocol, quantisation and reference split default to the run's train.inception_* fields.
+  ``fake``: image samples the game drew itself (``evaluate_images``).
   """
   check_choice("features", features, FEATURES)
   if features == "inception":
@@ -163,9 +169,10 @@ def evaluate(exp, state, *, num: int, seed: int = 0, features: str = "classifier
     out = inception_metrics.evaluate_run(
         exp, state, num=num, seed=seed, weights_path=inception_weights,
         cache_dir=kwargs.get("cache_dir"), protocol=protocol,
-        reference_split=reference_split or tc.get("inception_reference_split", "train"))
+        reference_split=reference_split or tc.get("inception_reference_split", "train"),
+        fake=fake)
   elif exp.dataset.is_image:
-    out = evaluate_images(exp, state, num=num, seed=seed, **kwargs)
+    out = evaluate_images(exp, state, num=num, seed=seed, fake=fake, **kwargs)
   else:
     out = evaluate_points(exp, state, num=num, seed=seed)
   return {k: (float(v) if isinstance(v, np.floating | float | int) and not isinstance(v, bool)

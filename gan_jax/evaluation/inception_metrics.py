@@ -188,8 +188,9 @@ def reference_stats(dataset, feature_fn, *, num: int, seed: int = 0, split: str 
 
 def evaluate_run(exp, state, *, num: int, seed: int = 0, weights_path: str | None = None,
                  cache_dir: str | None = None, feature_fn=None, protocol=None,
-                 reference_split: str = "train") -> dict:
-  """The Inception metrics of ``num`` samples of a run against ``num`` images of a split."""
+                 reference_split: str = "train", fake: dict | None = None) -> dict:
+  """The Inception metrics of ``num`` samples of a run (or of ``fake``'s 'images', drawn by the
+  game) against ``num`` images of a split."""
   from gan_jax.evaluation import sampling
 
   if not exp.dataset.is_image:
@@ -199,7 +200,8 @@ def evaluate_run(exp, state, *, num: int, seed: int = 0, weights_path: str | Non
   ref = reference_stats(exp.dataset, feature_fn, num=num, seed=seed, split=reference_split,
                         cache_dir=cache_dir)
   # The same latents as the classifier metrics (gan_jax.rng's eval stream).
-  fake = sampling.draw_samples(exp, state, num, rng.streams(seed).eval)["images"]
-  gen = InceptionStats.of_images(feature_fn, fake)
+  if fake is None:
+    fake = sampling.draw_samples(exp, state, num, rng.streams(seed).eval)
+  gen = InceptionStats.of_images(feature_fn, fake["images"])
   return {"num": int(num), "features": "inception", "reference_split": reference_split,
           **inception_metrics(ref, gen, seed=seed)}

@@ -4,7 +4,8 @@
   truncation trick w ← w̄ + ψ(w - w̄) (w̄: the w average tracked in training);
 - ``style_mixing_grid``: row i, column j synthesises ws whose first ``cutoff`` entries (coarse
   styles: 4x4 and 8x8) come from row latent i and the rest (fine styles) from column latent j;
-- ``interpolation``: G along lerp(w_a, w_b, t) in W and slerp(z_a, z_b, t) in Z.
+- ``interpolation``: G along lerp(w_a, w_b, t) in W and slerp(z_a, z_b, t) in Z;
+- ``FIGURES``: the grids ``gan_jax.sample --figure`` writes as PNG.
 Noise inputs come from a fixed key, so every picture is a function of its latents.
 """
 
@@ -101,8 +102,9 @@ def slerp(a, b, t):
 
 
 def interpolation(game, state, *, pairs: int = 4, steps: int = 8, seed: int = 0,
-                  space: str = "w") -> np.ndarray:
-  """One row per latent pair, ``steps`` images from a to b: lerp in W ('w') or slerp in Z."""
+                  space: str = "w", truncation: float = 1.0) -> np.ndarray:
+  """One row per latent pair, ``steps`` images from a to b: lerp in W ('w') or slerp in Z, each
+  w truncated by ``truncation``."""
   z, labels = sampling.fixed_latents(seed, 2 * pairs, game.config.model.z_dim, game.num_classes)
   t = jnp.linspace(0.0, 1.0, steps)[None, :, None]
   za, zb = z[:pairs, None], z[pairs:, None]
@@ -116,4 +118,16 @@ def interpolation(game, state, *, pairs: int = 4, steps: int = 8, seed: int = 0,
     w = map_z(game, state, zs, lab)
   else:
     raise ValueError(f"space={space!r} is unknown; valid: w, z")
+  w = truncate(w, state.w_avg, truncation)
   return sampling.image_grid(synthesize_w(game, state, w), pairs)
+
+
+# The pictures of ``gan_jax.sample --figure``: name -> (state, seed, truncation) -> image grid.
+FIGURES = {
+    "style_mixing": lambda game, state, seed, psi: style_mixing_grid(
+        game, state, rows=6, cols=6, seed=seed, truncation=psi),
+    "interpolation_w": lambda game, state, seed, psi: interpolation(
+        game, state, pairs=6, steps=10, seed=seed, space="w", truncation=psi),
+    "interpolation_z": lambda game, state, seed, psi: interpolation(
+        game, state, pairs=6, steps=10, seed=seed, space="z", truncation=psi),
+}

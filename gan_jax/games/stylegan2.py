@@ -29,7 +29,7 @@ import optax
 from flax import struct
 from jax import lax
 
-from gan_jax import models
+from gan_jax import models, rng
 from gan_jax.data import sampler
 from gan_jax.errors import ConfigError
 from gan_jax.evaluation import sampling
@@ -314,8 +314,6 @@ class StyleGAN2Game(Game):
   # ---- host side -----------------------------------------------------------------------------
 
   def batch_fn(self, *, process_index: int = 0, process_count: int = 1):
-    from gan_jax import rng
-
     c = self.config
     return sampler.make_batch_fn(
         self.dataset, batch_size=c.train.batch_size, n_critic=1, seed=rng.streams(c.seed).data,
@@ -344,10 +342,29 @@ class StyleGAN2Game(Game):
       images = images[order]
     return sampling.image_grid(images, rows), {}
 
-  def evaluate(self, state, *, num: int, seed: int = 0, **kwargs) -> dict:
-    from gan_jax.evaluation import evaluator
+  def evaluate(self, state, *, num: int, seed: int = 0, truncation: float = 1.0,
+               **kwargs) -> dict:
+    """``evaluator.evaluate`` of G_ema, and on labelled images in the classifier's features the
+    perceptual path length ``ppl_w`` (``evaluation.ppl``: W, endpoints, ε = 1e-4, ``num`` pairs,
+    dist = the squared distance of classifier features). ``truncation`` ψ ≠ 1 measures the
+    truncated samples of the same latents (w ← w̄ + ψ(w - w̄)) instead, with 'truncation': ψ
+    and no ``ppl_w``."""
+    from gan_jax.evaluation import classifier as classifier_lib
+    from gan_jax.evaluation import evaluator, ppl, stylegan2_sampling
 
-    return evaluator.evaluate(self._view(), state, num=num, seed=seed, **kwargs)
+    if truncation != 1.0:
+      fake = stylegan2_sampling.draw(self, state, num=num, seed=rng.streams(seed).eval,
+                                     truncation=truncation)
+      out = evaluator.evaluate(self._view(), state, num=num, seed=seed, fake=fake, **kwargs)
+      return {**out, "truncation": float(truncation)}
+    out = evaluator.evaluate(self._view(), state, num=num, seed=seed, **kwargs)
+    ds = self.dataset
+    if kwargs.get("features", "classifier") == "classifier" and ds.is_image and ds.has_labels:
+      clf = kwargs.get("classifier") or classifier_lib.get_classifier(
+          ds, cache_dir=kwargs.get("cache_dir"), log=lambda _: None)
+      out["ppl_w"] = ppl.perceptual_path_length(
+          self, state, ppl.classifier_distance(clf), num=num, seed=rng.streams(seed).eval)
+    return out
 
   def count_params(self) -> dict:
     shapes = jax.eval_shape(self.init_state, jax.random.key(0))

@@ -158,5 +158,13 @@ def test_evaluate_cli_appends_to_metrics(tmp_path):
       "error: features='inception' needs an image dataset; data.name='mog_ring' holds 2-D "
       "points"), proc.stderr
   assert "Traceback" not in proc.stderr
+  # Truncation is StyleGAN2's: refused for this game, in one line.
+  for module in ("gan_jax.evaluate", "gan_jax.sample"):
+    proc = run_module(module, f"--workdir={workdir}", "--truncation=0.7",
+                      f"--out={tmp_path / 'x.npz'}" if module == "gan_jax.sample" else "--num=400",
+                      check=False)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == (
+        "error: --truncation applies to game='stylegan2' runs, not 'gan'"), proc.stderr
+  assert not os.path.exists(tmp_path / "x.npz")
   with open(os.path.join(workdir, "metrics.jsonl")) as f:
     assert json.loads(f.readlines()[-1]) == printed

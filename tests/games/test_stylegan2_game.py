@@ -18,7 +18,7 @@ from gan_jax.games import stylegan2 as game_lib
 from gan_jax.games.updates import AXIS
 from gan_jax.ops import ada
 from gan_jax.training import experiment
-from tests.helpers import FIXTURES, REPO
+from tests.helpers import FIXTURES, REPO, run_module
 
 ADA_FIXTURE = os.path.join(FIXTURES, "ada_reference.npz")
 
@@ -217,6 +217,48 @@ def test_truncation_and_style_mixing_outputs(tiny):
   slerp = stylegan2_sampling.interpolation(game, state, pairs=2, steps=3, space="z")
   assert lerp.shape == slerp.shape and lerp.shape[:2] == (2 * h, 3 * h)
   np.testing.assert_array_equal(lerp[:, :h], slerp[:, :h])  # both start at z_a
+
+
+@pytest.mark.slow
+def test_truncated_evaluation_measures_the_truncated_samples(tiny, tmp_path):
+  """ψ = 0 puts every sample at G(w̄) (one image, whatever z and c): no diversity left; ψ = 1 is
+  the plain evaluation (with the path length), without a 'truncation' key."""
+  game, state = tiny
+  from gan_jax.evaluation import classifier
+
+  clf = classifier.get_classifier(game.dataset, str(tmp_path), train_steps=60, log=lambda _: None)
+  plain = game.evaluate(state, num=32, classifier=clf, cas_steps=0)
+  at_avg = game.evaluate(state, num=32, classifier=clf, cas_steps=0, truncation=0.0)
+  assert "truncation" not in plain and at_avg["truncation"] == 0.0
+  assert np.isfinite(plain["ppl_w"]) and plain["ppl_w"] > 0.0 and "ppl_w" not in at_avg
+  assert plain["diversity_fake"] > 0.0
+  assert at_avg["diversity_fake"] < 1e-3 * plain["diversity_fake"]
+  assert at_avg["fcd"] > plain["fcd"]
+
+
+@pytest.mark.slow
+def test_sample_cli_writes_the_latent_space_figures(tmp_path):
+  """``gan_jax.sample --figure`` writes each grid as a PNG of the documented size; a non-PNG
+  --out is refused in one line, exit 2, nothing written."""
+  from PIL import Image
+
+  from gan_jax.training import loop
+
+  workdir = str(tmp_path / "run")
+  loop.train_and_evaluate(tiny_config(2), workdir)
+  sizes = {"style_mixing": (7 * 8, 7 * 8), "interpolation_w": (6 * 8, 10 * 8),
+           "interpolation_z": (6 * 8, 10 * 8)}
+  for name, (h, w) in sizes.items():
+    out = str(tmp_path / f"{name}.png")
+    run_module("gan_jax.sample", f"--workdir={workdir}", f"--figure={name}", f"--out={out}",
+               "--truncation=0.7")
+    with Image.open(out) as img:
+      assert img.size == (w, h), name
+  proc = run_module("gan_jax.sample", f"--workdir={workdir}", "--figure=style_mixing",
+                    f"--out={tmp_path / 'mix.npz'}", check=False)
+  assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].startswith(
+      "error: --out="), proc.stderr
+  assert not os.path.exists(tmp_path / "mix.npz")
 
 
 @pytest.mark.slow

@@ -49,6 +49,57 @@ def test_parameter_counts_equal_stylegan2_ada_pytorch_per_parameter(name):
   assert sum(ref["G"].values()) == ref["G_total"]
 
 
+REFERENCE_FORWARD = os.path.join(FIXTURES, "stylegan2_reference_forward.npz")
+REF_Z, REF_RES, REF_BATCH = 64, 32, 8
+
+
+def reference_case(channel_base: int = 512, channel_max: int = 32, arch: str = "resnet") -> dict:
+  """The case benchmarks/stylegan2_reference_forward.py runs through stylegan2-ada-pytorch:
+  experiments/stylegan2_mnist.py's unconditional G and D at the given width, every parameter
+  perturbed off its init, z of a fixed key; {'G:name', 'D:name' (params), 'z', 'w', 'img' (no
+  noise), 'logits' = D(img), 'gradG:name', 'gradD:name' (of Σ D(G(z)))}."""
+  cfg = ml_collections.ConfigDict(dict(z_dim=REF_Z, w_dim=REF_Z, mapping_layers=2,
+                                       channel_base=channel_base, channel_max=channel_max,
+                                       d_architecture=arch, mbstd_group_size=4))
+  g, d = sg.build(cfg, example_shape=(REF_RES, REF_RES, 1))
+  z = jax.random.normal(jax.random.key(1), (REF_BATCH, REF_Z))
+  perturb = lambda p, k: jax.tree.map(  # noqa: E731
+      lambda x: x + 0.1 * jax.random.normal(jax.random.fold_in(k, x.size), x.shape), p)
+  gp = perturb(g.init(jax.random.key(2), z)["params"], jax.random.key(4))
+  dp = perturb(d.init(jax.random.key(3), jnp.zeros((REF_BATCH, REF_RES, REF_RES, 1)))["params"],
+               jax.random.key(5))
+
+  def synthesize(gp_):
+    w = g.apply({"params": gp_}, z, method=g.map)
+    ws = jnp.broadcast_to(w[:, None], (REF_BATCH, g.num_ws, REF_Z))
+    return w, g.apply({"params": gp_}, ws, None, method=g.synthesize)
+
+  w, img = synthesize(gp)
+  total = lambda gp_, dp_: jnp.sum(d.apply({"params": dp_}, synthesize(gp_)[1]))  # noqa: E731
+  ggrad, dgrad = jax.grad(total, argnums=(0, 1))(gp, dp)
+  out = {"z": z, "w": w, "img": img, "logits": d.apply({"params": dp}, img)}
+  for prefix, tree in (("G", gp), ("D", dp), ("gradG", ggrad), ("gradD", dgrad)):
+    for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+      out[f"{prefix}:" + ".".join(k.key for k in path)] = leaf
+  return {k: np.asarray(v) for k, v in out.items()}
+
+
+@pytest.mark.slow
+def test_networks_equal_stylegan2_ada_pytorch_at_equal_weights():
+  """The reference's image, D logits and gradients of Σ D(G(z)) for gan_jax's weights (fixture
+  from benchmarks/stylegan2_reference_forward.py): the same to float32 rounding."""
+  ours = reference_case()
+  with np.load(REFERENCE_FORWARD) as ref:
+    scale = np.abs(ref["img"]).max()
+    np.testing.assert_allclose(ours["img"], ref["img"], rtol=0, atol=1e-5 * scale)
+    np.testing.assert_allclose(ours["logits"], ref["logits"], rtol=1e-4, atol=1e-5)
+    grads = [k for k in ref.files if k.startswith("grad")]
+    assert len(grads) >= 40 and {"gradG:mapping.fc0.weight", "gradD:b4.fc.weight"} <= set(grads)
+    for key in grads:
+      scale = np.abs(ref[key]).max()
+      np.testing.assert_allclose(ours[key], ref[key], rtol=0, atol=1e-5 * scale, err_msg=key)
+
+
 def test_demodulation_gives_unit_output_variance_per_output_channel():
   """Unit-variance i.i.d. input, random weights and styles: every (example, output channel)
   of the demodulated convolution has variance ≈ 1 (away from the zero-padded border)."""

@@ -206,6 +206,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.translation.unet_depth = 4  # U-Net levels (28x28 inputs are padded to 32x32).
   c.translation.dropout_blocks = 1  # U-Net decoder blocks with Dropout(0.5), nearest the middle.
   c.translation.resnet_blocks = 3  # Residual blocks of the ResNet generator (CycleGAN: 6).
+  # G first resamples its input by a learnt affine map (models.translation, spatial transformer).
+  c.translation.spatial_transformer = False
   return c
 
 

@@ -100,9 +100,11 @@ class TranslationGame(Game):
       return nets.UNetGenerator(
           out_shape=tuple(out_shape), norm=self.norm, axis_name=updates.AXIS,
           conv_impl=self.conv_impl, dropout_blocks=t.dropout_blocks,
-          channels=tuple(t.ngf * min(2 ** i, 4) for i in range(t.unet_depth)))
+          channels=tuple(t.ngf * min(2 ** i, 4) for i in range(t.unet_depth)),
+          spatial_transformer=t.spatial_transformer)
     return nets.ResNetGenerator(out_shape=tuple(out_shape), ngf=t.ngf, num_blocks=t.resnet_blocks,
-                                norm=self.norm, axis_name=updates.AXIS, conv_impl=self.conv_impl)
+                                norm=self.norm, axis_name=updates.AXIS, conv_impl=self.conv_impl,
+                                spatial_transformer=t.spatial_transformer)
 
   def make_discriminator(self):
     t = self.config.translation

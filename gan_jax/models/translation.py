@@ -46,6 +46,12 @@ IN is InstanceNorm without affine parameters (InstanceNorm2d's default there). C
 ngf = 64 and 6 blocks (9 at 256 px); the digit configs scale ngf and the block count down
 (``translation.ngf``, ``translation.resnet_blocks``).
 
+Spatial transformer (``spatial_transformer=True``, either generator; Jaderberg et al. 2015): the
+input is first resampled, x ← warp(x, θ(x)), by an affine map θ(x) = I + Δ(x) that a small
+localisation net predicts from the input (``AffineLocaliser``; its last layer starts at zero, so
+the warp starts as the identity). Convolutions move content only locally; a global change of
+framing (scikit-learn's digits fill their frame, MNIST's sit in a 20x20 box) is one affine map.
+
 Pix2Pix's normalisation is BatchNorm (the paper, and ``--norm batch`` there); here it runs in
 training mode (batch statistics, averaged over the device axis) in training and with its running
 statistics at inference, with dropout off: a translation of an image then does not depend on its
@@ -106,6 +112,49 @@ def receptive_field(n_layers: int) -> int:
   return r
 
 
+def affine_warp(x, theta, fill: float = -1.0):
+  """(N, H, W, C) x resampled bilinearly at the source points θ·(p, 1), θ (N, 2, 3), for the
+  output pixel centres p in [-1, 1]² (torch's ``affine_grid`` + ``grid_sample`` with
+  align_corners=False); source points outside the image read ``fill`` (the background, -1)."""
+  n, h, w, _ = x.shape
+  py, px = jnp.meshgrid((2 * jnp.arange(h) + 1) / h - 1, (2 * jnp.arange(w) + 1) / w - 1,
+                        indexing="ij")
+  grid = jnp.stack([px, py, jnp.ones_like(px)], axis=-1)  # (H, W, 3)
+  src = jnp.einsum("hwk,nik->nhwi", grid, theta)  # (N, H, W, 2): (x, y) in [-1, 1]
+  # Pixel coordinates in the image padded by one pixel of ``fill``, clipped onto that pad.
+  sx = jnp.clip(((src[..., 0] + 1) * w - 1) / 2 + 1, 0, w + 1)
+  sy = jnp.clip(((src[..., 1] + 1) * h - 1) / 2 + 1, 0, h + 1)
+  padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=fill)
+  x0 = jnp.clip(jnp.floor(sx), 0, w).astype(jnp.int32)
+  y0 = jnp.clip(jnp.floor(sy), 0, h).astype(jnp.int32)
+  fx, fy = (sx - x0)[..., None], (sy - y0)[..., None]
+  read = jax.vmap(lambda img, yy, xx: img[yy, xx])
+  top = (1 - fx) * read(padded, y0, x0) + fx * read(padded, y0, x0 + 1)
+  bottom = (1 - fx) * read(padded, y0 + 1, x0) + fx * read(padded, y0 + 1, x0 + 1)
+  return (1 - fy) * top + fy * bottom
+
+
+class AffineLocaliser(nn.Module):
+  """θ(x) = I + g·Δ(x), (N, 2, 3): Δ = Conv(f, 3x3, s2) ReLU Conv(2f, 3x3, s2) ReLU Dense(32) ReLU
+  Dense(6), the last layer initialised to zero. Adam moves each weight by about its learning rate
+  per step whatever the gradient's scale, so the gain g lets θ move g times as far: unscaled, at
+  2e-4 over 1500 steps, θ could move by at most ~0.2, and MNIST's framing asks for a scale of
+  ~1.4. (On digits2mnist, g = 1 and g = 10 settle at the same θ.)"""
+
+  features: int = 8
+  gain: float = 10.0
+
+  @nn.compact
+  def __call__(self, x):
+    h = x
+    for i in range(2):
+      h = nn.relu(nn.Conv(self.features * 2 ** i, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)),
+                          name=f"conv_{i}")(h))
+    h = nn.relu(nn.Dense(32, name="fc")(h.reshape(h.shape[0], -1)))
+    delta = nn.Dense(6, kernel_init=nn.initializers.zeros, name="theta")(h)
+    return jnp.eye(2, 3) + self.gain * delta.reshape(-1, 2, 3)
+
+
 def _reflect(x, pad: int):
   return jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="reflect")
 
@@ -127,6 +176,7 @@ class UNetGenerator(nn.Module):
   norm: str = "batch"
   axis_name: str | None = None
   conv_impl: str = "fast"
+  spatial_transformer: bool = False
 
   @nn.compact
   def __call__(self, x, *, train: bool = True, example_keys=None):
@@ -137,6 +187,8 @@ class UNetGenerator(nn.Module):
     padded = -(-size // 2 ** depth) * 2 ** depth
     lo = (padded - size) // 2
     h = upsample_to(x, size)
+    if self.spatial_transformer:
+      h = affine_warp(h, AffineLocaliser(name="localiser")(h))
     if padded != size:
       h = jnp.pad(h, ((0, 0), (lo, padded - size - lo), (lo, padded - size - lo), (0, 0)),
                   mode="reflect")
@@ -172,6 +224,7 @@ class ResNetGenerator(nn.Module):
   norm: str = "instance"
   axis_name: str | None = None
   conv_impl: str = "fast"
+  spatial_transformer: bool = False
 
   @nn.compact
   def __call__(self, x, *, train: bool = True, example_keys=None):
@@ -182,6 +235,8 @@ class ResNetGenerator(nn.Module):
     bias = self.norm == "none"
     c = dict(kernel_init=KERNEL_INIT, use_bias=bias)
     h = upsample_to(x, self.out_shape[0])
+    if self.spatial_transformer:
+      h = affine_warp(h, AffineLocaliser(name="localiser")(h))
     h = nn.relu(norm("in_norm")(conv(self.ngf, (7, 7), padding="VALID", name="in_conv", **c)(
         _reflect(h, 3))))
     for i in range(2):

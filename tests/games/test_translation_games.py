@@ -163,6 +163,38 @@ def test_resnet_generator_has_instance_norm_and_keeps_the_size():
                              g.apply(variables, x[:1], train=True), rtol=1e-4, atol=1e-5)
 
 
+def test_affine_warp_is_torchs_grid_sample_and_reads_the_background_outside():
+  x = jax.random.normal(jax.random.key(0), (2, 6, 6, 1))
+  identity = jnp.broadcast_to(jnp.eye(2, 3), (2, 2, 3))
+  np.testing.assert_allclose(nets.affine_warp(x, identity), x, atol=1e-5)
+  # A shift by one pixel (2/6 in [-1, 1] units): column j reads column j + 1; the last reads fill.
+  shift = identity.at[:, 0, 2].set(2 / 6)
+  out = np.asarray(nets.affine_warp(x, shift, fill=-1.0))
+  np.testing.assert_allclose(out[:, :, :-1], x[:, :, 1:], atol=1e-5)
+  np.testing.assert_allclose(out[:, :, -1], -1.0, atol=1e-5)
+  # A zoom out by 2: the centre pixel pair's mean lands on the centre, the border is background.
+  zoom = identity * 2.0
+  out = np.asarray(nets.affine_warp(x, zoom.at[:, :, 2].set(0.0), fill=-1.0))
+  np.testing.assert_allclose(out[:, 0, :], -1.0, atol=1e-5)
+  np.testing.assert_allclose(out[:, 2, 2], x[:, 1:3, 1:3].mean((1, 2)), atol=1e-5)
+  grad = jax.grad(lambda t: nets.affine_warp(x, t).sum())(zoom)
+  assert np.all(np.abs(np.asarray(grad)) > 0)  # the map is learnt through its sample points
+
+
+def test_spatial_transformer_starts_as_the_identity_warp():
+  x = jax.random.normal(jax.random.key(0), (2, 28, 28, 1))
+  for kind in (nets.ResNetGenerator(out_shape=(28, 28, 1), ngf=4, num_blocks=1),
+               nets.UNetGenerator(out_shape=(28, 28, 1), channels=(4, 8, 8, 8))):
+    plain = kind.init(jax.random.key(1), x, train=False)
+    warped = kind.clone(spatial_transformer=True).init(jax.random.key(1), x, train=False)
+    assert set(warped["params"]) - set(plain["params"]) == {"localiser"}
+    theta = nets.AffineLocaliser().apply({"params": warped["params"]["localiser"]}, x)
+    np.testing.assert_array_equal(theta, jnp.broadcast_to(jnp.eye(2, 3), (2, 2, 3)))
+    np.testing.assert_allclose(
+        kind.apply(plain, x, train=False),
+        kind.clone(spatial_transformer=True).apply(warped, x, train=False), atol=1e-4)
+
+
 # ---- games -------------------------------------------------------------------------------------
 
 
@@ -198,6 +230,18 @@ def test_cyclegan_cycle_term_makes_the_round_trip_reconstruct():
   constant = np.mean(np.abs(data.test_a - np.median(data.train_a, axis=0)))
   assert error < 0.8 * constant, (error, constant)
   assert int(state.pool_a.count) == int(state.pool_b.count) == 4
+
+
+def test_cyclegan_learns_its_spatial_transformers_warps():
+  """With ``spatial_transformer=True`` both generators' warps leave the identity in training:
+  the GAN, cycle and identity terms reach θ through the resampling."""
+  data = unpaired_data()
+  exp, state, _ = train(tiny_config("cyclegan", spatial_transformer=True), data, 3)
+  for direction in ("a2b", "b2a"):
+    _, variables_of = exp.game.generator_for(direction)
+    kernel = np.asarray(variables_of(state)["params"]["localiser"]["theta"]["kernel"])
+    assert np.abs(kernel).max() > 0, direction
+  assert exp.game.translate(state, data.test_a, "a2b").shape == data.test_b.shape
 
 
 def test_picture_is_input_output_target_and_samples_translate(tmp_path):

@@ -116,7 +116,7 @@ def affine_warp(x, theta, fill: float = -1.0):
   """(N, H, W, C) x resampled bilinearly at the source points θ·(p, 1), θ (N, 2, 3), for the
   output pixel centres p in [-1, 1]² (torch's ``affine_grid`` + ``grid_sample`` with
   align_corners=False); source points outside the image read ``fill`` (the background, -1)."""
-  n, h, w, _ = x.shape
+  _, h, w, _ = x.shape
   py, px = jnp.meshgrid((2 * jnp.arange(h) + 1) / h - 1, (2 * jnp.arange(w) + 1) / w - 1,
                         indexing="ij")
   grid = jnp.stack([px, py, jnp.ones_like(px)], axis=-1)  # (H, W, 3)
@@ -139,7 +139,7 @@ class AffineLocaliser(nn.Module):
   Dense(6), the last layer initialised to zero. Adam moves each weight by about its learning rate
   per step whatever the gradient's scale, so the gain g lets θ move g times as far: unscaled, at
   2e-4 over 1500 steps, θ could move by at most ~0.2, and MNIST's framing asks for a scale of
-  ~1.4. (On digits2mnist, g = 1 and g = 10 settle at the same θ.)"""
+  ~1.4."""
 
   features: int = 8
   gain: float = 10.0
@@ -153,6 +153,13 @@ class AffineLocaliser(nn.Module):
     h = nn.relu(nn.Dense(32, name="fc")(h.reshape(h.shape[0], -1)))
     delta = nn.Dense(6, kernel_init=nn.initializers.zeros, name="theta")(h)
     return jnp.eye(2, 3) + self.gain * delta.reshape(-1, 2, 3)
+
+
+def generator_input(x, size: int, spatial_transformer: bool):
+  """x up-sampled to size x size; with a spatial transformer, then warped by its θ(x) (a
+  submodule ``localiser`` of the calling generator)."""
+  h = upsample_to(x, size)
+  return affine_warp(h, AffineLocaliser(name="localiser")(h)) if spatial_transformer else h
 
 
 def _reflect(x, pad: int):
@@ -186,9 +193,7 @@ class UNetGenerator(nn.Module):
     depth = len(self.channels)
     padded = -(-size // 2 ** depth) * 2 ** depth
     lo = (padded - size) // 2
-    h = upsample_to(x, size)
-    if self.spatial_transformer:
-      h = affine_warp(h, AffineLocaliser(name="localiser")(h))
+    h = generator_input(x, size, self.spatial_transformer)
     if padded != size:
       h = jnp.pad(h, ((0, 0), (lo, padded - size - lo), (lo, padded - size - lo), (0, 0)),
                   mode="reflect")
@@ -234,9 +239,7 @@ class ResNetGenerator(nn.Module):
                                    name=name)
     bias = self.norm == "none"
     c = dict(kernel_init=KERNEL_INIT, use_bias=bias)
-    h = upsample_to(x, self.out_shape[0])
-    if self.spatial_transformer:
-      h = affine_warp(h, AffineLocaliser(name="localiser")(h))
+    h = generator_input(x, self.out_shape[0], self.spatial_transformer)
     h = nn.relu(norm("in_norm")(conv(self.ngf, (7, 7), padding="VALID", name="in_conv", **c)(
         _reflect(h, 3))))
     for i in range(2):

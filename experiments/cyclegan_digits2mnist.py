@@ -11,7 +11,9 @@ for its 6).
 About 3 minutes on a 2-core CPU. Its translations keep about as many of the digits' labels as
 the untranslated digits do (docs/results.md, "Image-to-image translation").
 --config.translation.spatial_transformer=True puts a learnt affine warp in front of each
-generator, which reframes the digits in part and keeps more of their labels (same page).
+generator, which reframes the digits in part and keeps more of their labels (same page);
+--config.translation.identity_skips_warp=True beside it leaves the warp out of the identity
+term, which otherwise pulls it back toward the identity on MNIST's own digits.
 """
 
 from gan_jax import configs

@@ -208,6 +208,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.translation.resnet_blocks = 3  # Residual blocks of the ResNet generator (CycleGAN: 6).
   # G first resamples its input by a learnt affine map (models.translation, spatial transformer).
   c.translation.spatial_transformer = False
+  # CycleGAN with the spatial transformer: the identity term E|G(y) - y| skips G's warp, so it
+  # keeps G's strokes but leaves the reframing free.
+  c.translation.identity_skips_warp = False
   return c
 
 

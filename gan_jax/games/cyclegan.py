@@ -67,6 +67,9 @@ class CycleGANGame(translation.TranslationGame):
     if self.norm == "batch":
       raise ConfigError("translation.norm='batch' is not supported by game='cyclegan'; "
                         "valid: instance, none")
+    if config.translation.identity_skips_warp and not config.translation.spatial_transformer:
+      raise ConfigError("translation.identity_skips_warp=True needs "
+                        "translation.spatial_transformer=True (G has no warp to skip)")
     if tuple(dataset.shape_a) != tuple(dataset.shape_b):
       raise ConfigError(f"game='cyclegan' needs domains of one shape; data.name="
                         f"{dataset.name!r} has {dataset.shape_a} and {dataset.shape_b}")
@@ -90,8 +93,8 @@ class CycleGANGame(translation.TranslationGame):
         g_opt_state=self.g_optimizer.init(g_params), d_opt_state=self.d_optimizer.init(d_params),
         pool_a=pool(), pool_b=pool(), skipped_updates=jnp.zeros((), jnp.int32))
 
-  def _g(self, params, x):
-    return self.generator.apply({"params": params}, x, train=True)
+  def _g(self, params, x, warp: bool = True):
+    return self.generator.apply({"params": params}, x, train=True, warp=warp)
 
   def _d(self, params, x):
     return self.discriminator.apply({"params": params}, x, train=True).reshape(x.shape[0], -1)
@@ -102,6 +105,7 @@ class CycleGANGame(translation.TranslationGame):
     key = jax.random.fold_in(train_key, state.step)
     obj = self.objective
     use_identity = t.lambda_identity > 0
+    identity_warp = not t.identity_skips_warp
 
     def g_loss_fn(g_params):
       fake_b, fake_a = self._g(g_params["a2b"], a), self._g(g_params["b2a"], b)
@@ -111,8 +115,8 @@ class CycleGANGame(translation.TranslationGame):
       cycle = losses.cycle_consistency(a, rec_a) + losses.cycle_consistency(b, rec_b)
       identity = jnp.zeros(())
       if use_identity:
-        identity = (losses.identity_loss(b, self._g(g_params["a2b"], b))
-                    + losses.identity_loss(a, self._g(g_params["b2a"], a)))
+        identity = (losses.identity_loss(b, self._g(g_params["a2b"], b, identity_warp))
+                    + losses.identity_loss(a, self._g(g_params["b2a"], a, identity_warp)))
       loss = gan + t.lambda_cycle * cycle + t.lambda_identity * t.lambda_cycle * identity
       return loss, (gan, cycle, identity, fake_a, fake_b)
 

@@ -157,7 +157,8 @@ class AffineLocaliser(nn.Module):
 
 def generator_input(x, size: int, spatial_transformer: bool):
   """x up-sampled to size x size; with a spatial transformer, then warped by its θ(x) (a
-  submodule ``localiser`` of the calling generator)."""
+  submodule ``localiser`` of the calling generator). ``spatial_transformer`` False on a
+  generator that has one skips its warp (the identity term's option ``identity_skips_warp``)."""
   h = upsample_to(x, size)
   return affine_warp(h, AffineLocaliser(name="localiser")(h)) if spatial_transformer else h
 
@@ -186,14 +187,15 @@ class UNetGenerator(nn.Module):
   spatial_transformer: bool = False
 
   @nn.compact
-  def __call__(self, x, *, train: bool = True, example_keys=None):
-    """``example_keys`` (N,) keys: dropout masks in training; None: no dropout."""
+  def __call__(self, x, *, train: bool = True, example_keys=None, warp: bool = True):
+    """``example_keys`` (N,) keys: dropout masks in training; None: no dropout. ``warp`` False
+    skips the spatial transformer's warp."""
     conv, conv_t = conv_ops.layer_classes(self.conv_impl)
     size = self.out_shape[0]
     depth = len(self.channels)
     padded = -(-size // 2 ** depth) * 2 ** depth
     lo = (padded - size) // 2
-    h = generator_input(x, size, self.spatial_transformer)
+    h = generator_input(x, size, self.spatial_transformer and warp)
     if padded != size:
       h = jnp.pad(h, ((0, 0), (lo, padded - size - lo), (lo, padded - size - lo), (0, 0)),
                   mode="reflect")
@@ -232,14 +234,14 @@ class ResNetGenerator(nn.Module):
   spatial_transformer: bool = False
 
   @nn.compact
-  def __call__(self, x, *, train: bool = True, example_keys=None):
+  def __call__(self, x, *, train: bool = True, example_keys=None, warp: bool = True):
     del example_keys  # no dropout (CycleGAN's default, --no_dropout)
     conv, conv_t = conv_ops.layer_classes(self.conv_impl)
     norm = lambda name: norm_layer(self.norm, train=train, axis_name=self.axis_name,  # noqa: E731
                                    name=name)
     bias = self.norm == "none"
     c = dict(kernel_init=KERNEL_INIT, use_bias=bias)
-    h = generator_input(x, self.out_shape[0], self.spatial_transformer)
+    h = generator_input(x, self.out_shape[0], self.spatial_transformer and warp)
     h = nn.relu(norm("in_norm")(conv(self.ngf, (7, 7), padding="VALID", name="in_conv", **c)(
         _reflect(h, 3))))
     for i in range(2):

@@ -244,6 +244,37 @@ def test_cyclegan_learns_its_spatial_transformers_warps():
   assert exp.game.translate(state, data.test_a, "a2b").shape == data.test_b.shape
 
 
+def test_identity_term_skips_the_warp_on_request():
+  """``warp=False`` is the generator without its warp; ``identity_skips_warp=True`` takes the
+  identity term's gradient off θ alone. At initialisation θ = I, so one step from the same state
+  moves every weight but the localiser's as without the option (fails if the option does not
+  reach the identity term, or skips the warp of the GAN or cycle terms too)."""
+  x = jax.random.normal(jax.random.key(0), (2, SIZE, SIZE, 1))
+  g = nets.ResNetGenerator(out_shape=(SIZE, SIZE, 1), ngf=4, num_blocks=1)
+  params = g.clone(spatial_transformer=True).init(jax.random.key(1), x, train=False)["params"]
+  params["localiser"]["theta"]["bias"] = jnp.asarray([0.05, 0, 0, 0, 0.05, 0]) / 10
+  plain = {k: v for k, v in params.items() if k != "localiser"}
+  warped = g.clone(spatial_transformer=True)
+  np.testing.assert_array_equal(warped.apply({"params": params}, x, warp=False),
+                                g.apply({"params": plain}, x))
+  assert np.abs(warped.apply({"params": params}, x) - g.apply({"params": plain}, x)).max() > 0.01
+
+  data = unpaired_data()
+  for steps in (1, 2):
+    runs = {skip: train(tiny_config("cyclegan", spatial_transformer=True,
+                                    identity_skips_warp=skip), data, steps)[1]
+            for skip in (False, True)}
+    for direction in ("a2b", "b2a"):
+      kept, skipped = runs[False].g_params[direction], runs[True].g_params[direction]
+      if steps == 1:  # Adam's first step is lr·sign(g): the localiser's may agree by chance
+        jax.tree.map(lambda u, v: np.testing.assert_allclose(u, v, atol=1e-6),
+                     {k: v for k, v in kept.items() if k != "localiser"},
+                     {k: v for k, v in skipped.items() if k != "localiser"})
+      else:
+        assert np.abs(np.asarray(kept["localiser"]["theta"]["kernel"])
+                      - np.asarray(skipped["localiser"]["theta"]["kernel"])).max() > 1e-6
+
+
 def test_picture_is_input_output_target_and_samples_translate(tmp_path):
   data = paired_data()
   exp = experiment.build(tiny_config("pix2pix"), num_devices=1, dataset=data)
@@ -268,6 +299,12 @@ def test_picture_is_input_output_target_and_samples_translate(tmp_path):
 def test_pix2pix_refuses_unpaired_data():
   with pytest.raises(ConfigError, match="needs paired data"):
     experiment.build(tiny_config("pix2pix"), num_devices=1, dataset=unpaired_data())
+
+
+def test_cyclegan_refuses_to_skip_a_warp_it_does_not_have():
+  with pytest.raises(ConfigError, match="identity_skips_warp=True needs"):
+    experiment.build(tiny_config("cyclegan", identity_skips_warp=True), num_devices=1,
+                     dataset=unpaired_data())
 
 
 @pytest.mark.slow

@@ -186,7 +186,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.vae = ml_collections.ConfigDict()
   c.vae.likelihood = "bernoulli"  # p(x|z): 'bernoulli' (P(pixel on) = σ(2a)) | 'gaussian'.
   c.vae.gaussian_std = 0.1  # s of the 'gaussian' likelihood N(x; tanh(a), s²), x in [-1, 1].
-  c.vae.beta = 1.0  # Weight β of the KL term of the VAE's -ELBO (β-VAE for β > 1).
+  c.vae.beta = 1.0  # Weight β of the KL term: of the VAE's -ELBO (β-VAE for β > 1), of VAE-GAN's
+  # encoder loss β·L_prior + L_llike.
   c.vae.gamma = 1.0  # VAE-GAN's γ: weight of the feature reconstruction in the decoder's loss.
   c.vae.feature_layer = 1  # VAE-GAN: the layer of D's trunk (0, 1, ...) reconstructions use.
   # The image-to-image games (game='pix2pix' | 'cyclegan'; gan_jax.games.translation), on the

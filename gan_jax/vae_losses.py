@@ -16,7 +16,7 @@ x_p = Dec(z_p), z_p ~ N(0, I), and the GAN objective's per-example terms of ``ga
 
   L_llike = ½ Σ (φ_l(x̃) - φ_l(x))²   (-log N(φ_l(x); φ_l(x̃), I) less its constant)
   L_prior = KL(q(z|x) ‖ N(0, I))
-  encoder:       L_prior + L_llike
+  encoder:       β·L_prior + L_llike   (β = 1: the paper's; ``vae.beta``)
   decoder:       γ·L_llike + E ℓ_g(D(x̃)) + E ℓ_g(D(x_p))
   discriminator: E ℓ_r(D(x)) + E ℓ_f(D(x̃)) + E ℓ_f(D(x_p))
 
@@ -82,7 +82,7 @@ def feature_reconstruction(fake_features, real_features):
 
 
 def vaegan_losses(real_out, recon_out, prior_out, llike, kl, *, gamma: float,
-                  objective: str = "non_saturating") -> dict:
+                  objective: str = "non_saturating", beta: float = 1.0) -> dict:
   """The three players' losses (batch means) of Larsen et al.'s Algorithm 1 (module docstring);
   D outputs are raw (logits for the logit objectives), ``llike`` and ``kl`` per example."""
   obj = losses.get(objective)
@@ -92,5 +92,5 @@ def vaegan_losses(real_out, recon_out, prior_out, llike, kl, *, gamma: float,
   gan_d = (jnp.mean(obj.real_term(real_out, 0.0)) + jnp.mean(obj.fake_term(recon_out))
            + jnp.mean(obj.fake_term(prior_out)))
   gan_g = jnp.mean(obj.gen_term(recon_out)) + jnp.mean(obj.gen_term(prior_out))
-  return {"encoder": kl + llike, "decoder": gamma * llike + gan_g, "discriminator": gan_d,
+  return {"encoder": beta * kl + llike, "decoder": gamma * llike + gan_g, "discriminator": gan_d,
           "llike": llike, "kl": kl}

@@ -70,7 +70,7 @@ class VAEGANGame(VAEGame):
       llike = vae_losses.feature_reconstruction(feats[n:2 * n], feats[:n])
       terms = vae_losses.vaegan_losses(
           real_out, recon_out, prior_out, llike, vae_losses.gaussian_kl(mean, logvar),
-          gamma=v.gamma, objective=self.config.objective)
+          gamma=v.gamma, objective=self.config.objective, beta=v.beta)
       return ((terms["encoder"], terms["decoder"], terms["discriminator"]),
               (terms, g_stats, real_out, prior_out))
 

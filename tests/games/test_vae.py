@@ -93,6 +93,9 @@ def test_vaegan_minimax_losses_are_algorithm_1():
   np.testing.assert_allclose(out["encoder"], 1.5 + 4.0, rtol=1e-6)
   ns = vae_losses.vaegan_losses(r, f, p, llike, kl, gamma=0.25, objective="non_saturating")
   np.testing.assert_allclose(ns["decoder"], 0.25 * 4.0 - (log_d(f) + log_d(p)), rtol=1e-5)
+  beta = vae_losses.vaegan_losses(r, f, p, llike, kl, gamma=0.25, beta=3.0)
+  np.testing.assert_allclose(beta["encoder"], 3.0 * 1.5 + 4.0, rtol=1e-6)
+  np.testing.assert_allclose(beta["decoder"], ns["decoder"], rtol=1e-6)
 
 
 def _d_and_params():

@@ -13,8 +13,10 @@ optimize_parameters`` there: G first (D fixed), then D on fakes from the history
         + λ_id λ_cyc [E |G_ab(b) - b| + E |G_ba(a) - a|]          (identity, λ_id = 0.5)
   L_D = ½ [E (D_b(b) - 1)² + E D_b(pool_b(b̂))²] + ½ [E (D_a(a) - 1)² + E D_a(pool_a(â))²],
 
-the means over every patch and pixel; ``losses.get('lsgan')`` gives each D term (its d_loss is
-that ½[...]), and its g_loss E (f - 1)²/2 is doubled to the paper's E (f - 1)². pool_a and
+the means over every patch and pixel (with ``translation.identity_skips_warp`` the identity terms
+run each G without its spatial transformer's warp); ``losses.get('lsgan')`` gives each D term
+(its d_loss is that ½[...]), and its g_loss E (f - 1)²/2 is doubled to the paper's E (f - 1)².
+pool_a and
 pool_b are the 50-image history buffers (``games.image_pool``), part of the state; the step
 draws their choices from ``fold_in(fold_in(train_key, step), 1 or 2)``.
 """

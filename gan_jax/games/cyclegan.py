@@ -16,9 +16,8 @@ optimize_parameters`` there: G first (D fixed), then D on fakes from the history
 the means over every patch and pixel (with ``translation.identity_skips_warp`` the identity terms
 run each G without its spatial transformer's warp); ``losses.get('lsgan')`` gives each D term
 (its d_loss is that ½[...]), and its g_loss E (f - 1)²/2 is doubled to the paper's E (f - 1)².
-pool_a and
-pool_b are the 50-image history buffers (``games.image_pool``), part of the state; the step
-draws their choices from ``fold_in(fold_in(train_key, step), 1 or 2)``.
+pool_a and pool_b are the 50-image history buffers (``games.image_pool``), part of the state;
+the step draws their choices from ``fold_in(fold_in(train_key, step), 1 or 2)``.
 """
 
 from __future__ import annotations

@@ -140,7 +140,8 @@ class VAEGame(Game):
   def _decoder_fields(self, state, g_params, g_batch_stats):
     """The new decoder's BatchNorm statistics and EMAs (``updates.ema`` at ``ema_decay_at``)."""
     decay = updates.ema_decay_at(state.step, self.config.ema_decay,
-                                 self.config.get("ema_start_step", 0))
+                                 self.config.get("ema_start_step", 0),
+                                 self.config.get("ema_warmup", "tf"))
     return dict(g_batch_stats=g_batch_stats,
                 ema_g_params=updates.ema(state.ema_g_params, g_params, decay),
                 ema_g_batch_stats=updates.ema(state.ema_g_batch_stats, g_batch_stats, decay))

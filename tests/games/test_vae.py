@@ -171,3 +171,22 @@ def test_bad_vae_configs_are_refused_in_one_line(field, value, match):
   with pytest.raises(ConfigError, match=match) as e:
     games.get("vaegan")(c, ds, num_devices=1)
   assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("warmup,decay", [("tf", 0.1), ("none", 0.5)])
+def test_decoder_ema_follows_config_ema_warmup(warmup, decay):
+  """The VAE games' decoder EMA uses ``ema_warmup`` as the GAN does: at step 0, 'tf' caps
+  ema_decay = 0.5 at (1 + 0)/(10 + 0) = 0.1; 'none' keeps 0.5."""
+  from gan_jax.data import sources
+  from tests.helpers import load_config
+
+  c = load_config("experiments/vaegan_mnist.py")
+  c.ema_decay, c.ema_warmup = 0.5, warmup
+  game = games.get("vaegan")(c, sources.load_digits(28), num_devices=1)
+  state = game.init_state(jax.random.key(0))
+  new_params = jax.tree.map(lambda v: v + 1.0, state.g_params)
+  ema = game._decoder_fields(state, new_params, state.g_batch_stats)["ema_g_params"]
+  expected = jax.tree.map(lambda old, new: decay * old + (1 - decay) * new,
+                          state.ema_g_params, new_params)
+  for got, want in zip(jax.tree.leaves(ema), jax.tree.leaves(expected), strict=True):
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)

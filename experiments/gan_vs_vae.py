@@ -8,7 +8,7 @@ DCGAN-28's G as the generator/decoder and D's widths in the encoder and discrimi
 Each variant is its experiment file's config, written as the fields in which it differs from the
 GAN's; subsets from the command line, e.g. ``--config.sweep.variant_names=vae
 --config.sweep.axes.seed=0 --config.base.train.num_steps=300``. The VAE-GAN sets its own batch
-and length (32 × 4000 steps, to fit 20 minutes here): shorten it with
+and length (experiments/vaegan_mnist.py): shorten it with
 ``--config.sweep.variants.vaegan.train.num_steps``.
 """
 

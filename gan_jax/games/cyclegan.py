@@ -27,17 +27,27 @@ from typing import Any
 import flax
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from gan_jax import losses
 from gan_jax.errors import ConfigError
 from gan_jax.games import image_pool, translation, updates
+from gan_jax.models import translation as nets
 
 OBJECTIVE = "lsgan"
 # losses.get('lsgan').g_loss is E (f - 1)²/2; the paper's (and torch's MSELoss) L_GAN of G has
 # no ½.
 G_GAN_SCALE = 2.0
 POOL_A_STREAM, POOL_B_STREAM = 1, 2
+
+
+def domain_frame(images, chunk: int = 4096) -> tuple[float, float, float]:
+  """The mean over a domain's images of ``models.translation.ink_frame``: how the domain frames
+  its ink (long side, centre y, centre x, in pixels), the target of ``translation.reframe``."""
+  frames = [np.asarray(nets.ink_frame(jnp.asarray(images[i:i + chunk], jnp.float32)), np.float64)
+            for i in range(0, len(images), chunk)]
+  return tuple(float(v) for v in np.concatenate(frames).mean(axis=0))
 
 
 @flax.struct.dataclass
@@ -74,7 +84,10 @@ class CycleGANGame(translation.TranslationGame):
     if tuple(dataset.shape_a) != tuple(dataset.shape_b):
       raise ConfigError(f"game='cyclegan' needs domains of one shape; data.name="
                         f"{dataset.name!r} has {dataset.shape_a} and {dataset.shape_b}")
-    self.generator = self.make_generator(dataset.shape_b)
+    frames = {"a2b": None, "b2a": None}
+    if config.translation.reframe:
+      frames = {"a2b": domain_frame(dataset.train_b), "b2a": domain_frame(dataset.train_a)}
+    self.generators = {d: self.make_generator(dataset.shape_b, frames[d]) for d in self.directions}
     self.discriminator = self.make_discriminator()
     self.g_optimizer = self.optimizer(config.optim.g_lr)
     self.d_optimizer = self.optimizer(config.optim.d_lr)
@@ -83,9 +96,9 @@ class CycleGANGame(translation.TranslationGame):
   def init_state(self, key) -> CycleGANState:
     keys = jax.random.split(key, 4)
     x = jnp.zeros((2, *self.dataset.shape_a), jnp.float32)
-    init_g = lambda k: self.generator.init(k, x, train=False)["params"]  # noqa: E731
+    init_g = lambda d, k: self.generators[d].init(k, x, train=False)["params"]  # noqa: E731
     init_d = lambda k: self.discriminator.init(k, x, train=False)["params"]  # noqa: E731
-    g_params = {"a2b": init_g(keys[0]), "b2a": init_g(keys[1])}
+    g_params = {"a2b": init_g("a2b", keys[0]), "b2a": init_g("b2a", keys[1])}
     d_params = {"a": init_d(keys[2]), "b": init_d(keys[3])}
     pool = lambda: image_pool.create(self.config.translation.pool_size,  # noqa: E731
                                      self.dataset.shape_a)
@@ -94,8 +107,9 @@ class CycleGANGame(translation.TranslationGame):
         g_opt_state=self.g_optimizer.init(g_params), d_opt_state=self.d_optimizer.init(d_params),
         pool_a=pool(), pool_b=pool(), skipped_updates=jnp.zeros((), jnp.int32))
 
-  def _g(self, params, x, warp: bool = True):
-    return self.generator.apply({"params": params}, x, train=True, warp=warp)
+  def _g(self, g_params, direction: str, x, warp: bool = True):
+    return self.generators[direction].apply({"params": g_params[direction]}, x, train=True,
+                                            warp=warp)
 
   def _d(self, params, x):
     return self.discriminator.apply({"params": params}, x, train=True).reshape(x.shape[0], -1)
@@ -109,15 +123,15 @@ class CycleGANGame(translation.TranslationGame):
     identity_warp = not t.identity_skips_warp
 
     def g_loss_fn(g_params):
-      fake_b, fake_a = self._g(g_params["a2b"], a), self._g(g_params["b2a"], b)
-      rec_a, rec_b = self._g(g_params["b2a"], fake_b), self._g(g_params["a2b"], fake_a)
+      fake_b, fake_a = self._g(g_params, "a2b", a), self._g(g_params, "b2a", b)
+      rec_a, rec_b = self._g(g_params, "b2a", fake_b), self._g(g_params, "a2b", fake_a)
       gan = G_GAN_SCALE * (obj.g_loss(self._d(state.d_params["b"], fake_b).reshape(-1))
                            + obj.g_loss(self._d(state.d_params["a"], fake_a).reshape(-1)))
       cycle = losses.cycle_consistency(a, rec_a) + losses.cycle_consistency(b, rec_b)
       identity = jnp.zeros(())
       if use_identity:
-        identity = (losses.identity_loss(b, self._g(g_params["a2b"], b, identity_warp))
-                    + losses.identity_loss(a, self._g(g_params["b2a"], a, identity_warp)))
+        identity = (losses.identity_loss(b, self._g(g_params, "a2b", b, identity_warp))
+                    + losses.identity_loss(a, self._g(g_params, "b2a", a, identity_warp)))
       loss = gan + t.lambda_cycle * cycle + t.lambda_identity * t.lambda_cycle * identity
       return loss, (gan, cycle, identity, fake_a, fake_b)
 
@@ -159,7 +173,7 @@ class CycleGANGame(translation.TranslationGame):
     return translation.finish_step(state, new, metrics, self.nonfinite_metrics)
 
   def generator_for(self, direction: str):
-    return self.generator, lambda state: {"params": state.g_params[direction]}
+    return self.generators[direction], lambda state: {"params": state.g_params[direction]}
 
   def picture_columns(self, state):
     n = translation.PICTURE_ROWS

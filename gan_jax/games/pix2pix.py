@@ -58,6 +58,9 @@ class Pix2PixGame(translation.TranslationGame):
 
   def __init__(self, config, dataset, *, num_devices: int):
     super().__init__(config, dataset, num_devices=num_devices)
+    if config.translation.reframe:
+      raise ConfigError("translation.reframe=True is supported by game='cyclegan' only; set "
+                        "translation.reframe=False")
     if not dataset.paired:
       raise ConfigError(f"game='pix2pix' needs paired data; data.name={dataset.name!r} is "
                         "unpaired (use game='cyclegan')")

@@ -94,17 +94,18 @@ class TranslationGame(Game):
 
   # ---- networks ------------------------------------------------------------------------------
 
-  def make_generator(self, out_shape):
+  def make_generator(self, out_shape, reframe_to: tuple | None = None):
+    """The config's generator; ``reframe_to`` as ``models.translation.generator_input``."""
     t = self.config.translation
     if self.generator_kind == "unet":
       return nets.UNetGenerator(
           out_shape=tuple(out_shape), norm=self.norm, axis_name=updates.AXIS,
           conv_impl=self.conv_impl, dropout_blocks=t.dropout_blocks,
           channels=tuple(t.ngf * min(2 ** i, 4) for i in range(t.unet_depth)),
-          spatial_transformer=t.spatial_transformer)
+          spatial_transformer=t.spatial_transformer, reframe_to=reframe_to)
     return nets.ResNetGenerator(out_shape=tuple(out_shape), ngf=t.ngf, num_blocks=t.resnet_blocks,
                                 norm=self.norm, axis_name=updates.AXIS, conv_impl=self.conv_impl,
-                                spatial_transformer=t.spatial_transformer)
+                                spatial_transformer=t.spatial_transformer, reframe_to=reframe_to)
 
   def make_discriminator(self):
     t = self.config.translation

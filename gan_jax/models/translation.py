@@ -155,11 +155,59 @@ class AffineLocaliser(nn.Module):
     return jnp.eye(2, 3) + self.gain * delta.reshape(-1, 2, 3)
 
 
-def generator_input(x, size: int, spatial_transformer: bool):
-  """x up-sampled to size x size; with a spatial transformer, then warped by its θ(x) (a
-  submodule ``localiser`` of the calling generator). ``spatial_transformer`` False on a
-  generator that has one skips its warp (the identity term's option ``identity_skips_warp``)."""
+INK = -0.5  # A pixel above this (images in [-1, 1]) is ink, for the framing below.
+
+
+def ink_frame(x, ink: float = INK):
+  """(N, 3) per image of (N, H, W, C): the long side of the ink's bounding box and the centre of
+  mass of x + 1 over the ink pixels (y, x), in pixels (centres at 0 .. H-1); an image without
+  ink gets (0, the frame's centre)."""
+  _, h, w, _ = x.shape
+  mask = jnp.max(x, axis=-1) > ink
+  rows, cols = jnp.any(mask, axis=2), jnp.any(mask, axis=1)
+
+  def extent(hit, n):
+    first, last = jnp.argmax(hit, axis=1), n - 1 - jnp.argmax(hit[:, ::-1], axis=1)
+    return jnp.where(jnp.any(hit, axis=1), last - first + 1, 0)
+
+  long_side = jnp.maximum(extent(rows, h), extent(cols, w)).astype(jnp.float32)
+  mass = jnp.where(mask, jnp.mean(x, axis=-1) + 1.0, 0.0)
+  total = jnp.sum(mass, axis=(1, 2))
+  safe = jnp.where(total > 0, total, 1.0)
+  cy = jnp.where(total > 0, jnp.sum(mass * jnp.arange(h)[:, None], axis=(1, 2)) / safe,
+                 (h - 1) / 2)
+  cx = jnp.where(total > 0, jnp.sum(mass * jnp.arange(w)[None, :], axis=(1, 2)) / safe,
+                 (w - 1) / 2)
+  return jnp.stack([long_side, cy, cx], axis=-1)
+
+
+def reframe_theta(x, target, ink: float = INK):
+  """θ (N, 2, 3) for ``affine_warp`` that frames each image as ``target`` = (long side, centre
+  y, centre x) in pixels: its ink's long side scaled by s = target / its own and its centre of
+  mass moved to the target's, p_in = c + (p_out - c_target)/s (MNIST's own normalisation, with
+  the target's numbers; ``ink_frame``). Nothing is learnt and no gradient flows into θ; an
+  image without ink keeps the identity."""
+  _, h, w, _ = x.shape
+  frame = jax.lax.stop_gradient(ink_frame(x, ink))
+  long_side, cy, cx = frame[:, 0], frame[:, 1], frame[:, 2]
+  inv_s = jnp.where(long_side > 0, long_side / target[0], 1.0)
+  cy, cx = jnp.where(long_side > 0, cy, target[1]), jnp.where(long_side > 0, cx, target[2])
+  norm = lambda p, n: (2 * p + 1) / n - 1  # noqa: E731  pixel centre -> [-1, 1]
+  zero = jnp.zeros_like(inv_s)
+  return jnp.stack([
+      jnp.stack([inv_s, zero, norm(cx, w) - inv_s * norm(target[2], w)], -1),
+      jnp.stack([zero, inv_s, norm(cy, h) - inv_s * norm(target[1], h)], -1)], axis=1)
+
+
+def generator_input(x, size: int, spatial_transformer: bool, reframe_to=None):
+  """x up-sampled to size x size; with ``reframe_to`` (the target domain's (long side, centre
+  y, centre x) of its ink, ``ink_frame``), then reframed by ``reframe_theta``; with a spatial
+  transformer, then warped by its θ(x) (a submodule ``localiser`` of the calling generator).
+  ``spatial_transformer`` False on a generator that has one skips its warp (the identity term's
+  option ``identity_skips_warp``)."""
   h = upsample_to(x, size)
+  if reframe_to is not None:
+    h = affine_warp(h, reframe_theta(h, jnp.asarray(reframe_to, jnp.float32)))
   return affine_warp(h, AffineLocaliser(name="localiser")(h)) if spatial_transformer else h
 
 
@@ -185,6 +233,7 @@ class UNetGenerator(nn.Module):
   axis_name: str | None = None
   conv_impl: str = "fast"
   spatial_transformer: bool = False
+  reframe_to: tuple | None = None  # (long side, centre y, centre x): ``generator_input``
 
   @nn.compact
   def __call__(self, x, *, train: bool = True, example_keys=None, warp: bool = True):
@@ -195,7 +244,7 @@ class UNetGenerator(nn.Module):
     depth = len(self.channels)
     padded = -(-size // 2 ** depth) * 2 ** depth
     lo = (padded - size) // 2
-    h = generator_input(x, size, self.spatial_transformer and warp)
+    h = generator_input(x, size, self.spatial_transformer and warp, self.reframe_to)
     if padded != size:
       h = jnp.pad(h, ((0, 0), (lo, padded - size - lo), (lo, padded - size - lo), (0, 0)),
                   mode="reflect")
@@ -232,6 +281,7 @@ class ResNetGenerator(nn.Module):
   axis_name: str | None = None
   conv_impl: str = "fast"
   spatial_transformer: bool = False
+  reframe_to: tuple | None = None  # (long side, centre y, centre x): ``generator_input``
 
   @nn.compact
   def __call__(self, x, *, train: bool = True, example_keys=None, warp: bool = True):
@@ -241,7 +291,7 @@ class ResNetGenerator(nn.Module):
                                    name=name)
     bias = self.norm == "none"
     c = dict(kernel_init=KERNEL_INIT, use_bias=bias)
-    h = generator_input(x, self.out_shape[0], self.spatial_transformer and warp)
+    h = generator_input(x, self.out_shape[0], self.spatial_transformer and warp, self.reframe_to)
     h = nn.relu(norm("in_norm")(conv(self.ngf, (7, 7), padding="VALID", name="in_conv", **c)(
         _reflect(h, 3))))
     for i in range(2):

@@ -195,6 +195,44 @@ def test_spatial_transformer_starts_as_the_identity_warp():
         kind.clone(spatial_transformer=True).apply(warped, x, train=False), atol=1e-4)
 
 
+def test_reframe_moves_the_ink_to_the_target_frame():
+  """``reframe_theta`` scales each image's ink so that its long side is the target's and moves
+  its centre of mass onto the target's (fails if the scale or the shift is inverted); an image
+  without ink is left as it is; the image, not θ, carries the gradient."""
+  x = -np.ones((3, 28, 28, 1), np.float32)
+  x[0, 3:27, 2:12] = 1.0  # 24 high, 10 wide, centre (14.5, 6.5): scikit-learn's tall framing
+  x[1, 10:20, 15:19] = 0.5  # 10 high: a small digit off the centre
+  target = jnp.asarray([20.0, 13.5, 14.0])
+  out = nets.affine_warp(jnp.asarray(x), nets.reframe_theta(jnp.asarray(x), target))
+  frame = np.asarray(nets.ink_frame(out))
+  np.testing.assert_allclose(frame[:2, 0], 20.0, atol=1.0)
+  np.testing.assert_allclose(frame[:2, 1:], [[13.5, 14.0]] * 2, atol=0.5)
+  np.testing.assert_array_equal(np.asarray(out[2]), x[2])
+  np.testing.assert_allclose(nets.ink_frame(jnp.asarray(x))[0], [24.0, 14.5, 6.5], atol=1e-5)
+  grad = jax.grad(lambda v: nets.affine_warp(v, nets.reframe_theta(v, target)).sum())(
+      jnp.asarray(x))
+  assert np.abs(np.asarray(grad)).max() > 0
+
+
+def test_cyclegan_reframes_each_input_to_its_target_domains_frame():
+  """``translation.reframe=True``: G_ab reframes to domain b's mean frame and G_ba to a's, with
+  no parameters of its own; Pix2Pix refuses the option."""
+  from gan_jax.games import cyclegan
+
+  data = unpaired_data()
+  plain = experiment.build(tiny_config("cyclegan"), num_devices=1, dataset=data)
+  exp = experiment.build(tiny_config("cyclegan", reframe=True), num_devices=1, dataset=data)
+  assert exp.game.generators["a2b"].reframe_to == cyclegan.domain_frame(data.train_b)
+  assert exp.game.generators["b2a"].reframe_to == cyclegan.domain_frame(data.train_a)
+  assert plain.game.generators["a2b"].reframe_to is None
+  state, plain_state = exp.init_state(), plain.init_state()
+  jax.tree.map(np.testing.assert_array_equal, state.g_params, plain_state.g_params)
+  a = data.test_a[:4]
+  assert np.abs(exp.game.translate(state, a) - plain.game.translate(plain_state, a)).max() > 1e-3
+  with pytest.raises(ConfigError, match="reframe=True"):
+    experiment.build(tiny_config("pix2pix", reframe=True), num_devices=1, dataset=paired_data())
+
+
 # ---- games -------------------------------------------------------------------------------------
 
 

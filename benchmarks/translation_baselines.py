@@ -11,7 +11,9 @@ translator that only reframes each digit as MNIST frames its own (shrunk to ``in
 ``inner``, bicubic, and centred on black), for inner in REFRAME_SIZES, keyed
 ``reframed_<inner>``; and with MNIST's own normalisation (``mnist_normalised``: each digit's ink
 bounding box scaled to fit 20x20 with its aspect ratio kept, then placed so that its centre of
-mass sits at the centre of the 28x28 frame). Prints one JSON line a task.
+mass sits at the centre of the 28x28 frame); and with CycleGAN's ``translation.reframe`` warp alone
+(``reframe_warp``: ``models.translation.reframe_theta`` toward MNIST's mean ink frame, bilinear,
+no generator). Prints one JSON line a task.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import jax.numpy as jnp  # noqa: E402
 import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
 
 from gan_jax.data import translation as data_lib  # noqa: E402
 from gan_jax.evaluation import translation as evaluation  # noqa: E402
+from gan_jax.games import cyclegan  # noqa: E402
+from gan_jax.models import translation as nets  # noqa: E402
 
 
 def oracle(targets: np.ndarray):
@@ -83,6 +88,16 @@ def mnist_normalise(x, box: int = 20, ink: float = -0.5):
   return out
 
 
+def reframe_warp(target):
+  """A translate that applies ``translation.reframe``'s warp toward ``target`` and nothing else."""
+
+  def translate(x):
+    x = jnp.asarray(x)
+    return np.asarray(nets.affine_warp(x, nets.reframe_theta(x, jnp.asarray(target))))
+
+  return translate
+
+
 def run(name: str, num: int) -> dict:
   data = data_lib.load(ml_collections.ConfigDict({"name": name, "path": ""}))
   classifier = evaluation.target_classifier(data, log=lambda s: None)
@@ -100,6 +115,9 @@ def run(name: str, num: int) -> dict:
     scores = evaluation.evaluate_unpaired(mnist_normalise, None, data, num=num,
                                           classifier=classifier)
     out["mnist_normalised"] = {k: scores[k] for k in ("label_preservation", "fcd")}
+    scores = evaluation.evaluate_unpaired(reframe_warp(cyclegan.domain_frame(data.train_b)), None,
+                                          data, num=num, classifier=classifier)
+    out["reframe_warp"] = {k: scores[k] for k in ("label_preservation", "fcd")}
   out["seconds"] = round(time.perf_counter() - t0, 1)
   return {"task": name, **out}
 

@@ -115,9 +115,16 @@ def run(name: str, num: int) -> dict:
     scores = evaluation.evaluate_unpaired(mnist_normalise, None, data, num=num,
                                           classifier=classifier)
     out["mnist_normalised"] = {k: scores[k] for k in ("label_preservation", "fcd")}
-    scores = evaluation.evaluate_unpaired(reframe_warp(cyclegan.domain_frame(data.train_b)), None,
-                                          data, num=num, classifier=classifier)
+    frame_a, frame_b = cyclegan.domain_frame(data.train_a), cyclegan.domain_frame(data.train_b)
+    warp = reframe_warp(frame_b)
+    scores = evaluation.evaluate_unpaired(warp, None, data, num=num, classifier=classifier)
     out["reframe_warp"] = {k: scores[k] for k in ("label_preservation", "fcd")}
+    out["reframe_warp"].update(frame_a=[round(v, 2) for v in frame_a],
+                               frame_b=[round(v, 2) for v in frame_b])
+    labels = data.labels["test_a"]
+    kept = classifier.predict(warp(data.test_a)) == labels
+    out["reframe_warp"]["kept_by_class"] = [round(float(kept[labels == k].mean()), 4)
+                                            for k in range(classifier.num_classes)]
   out["seconds"] = round(time.perf_counter() - t0, 1)
   return {"task": name, **out}
 

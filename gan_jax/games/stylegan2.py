@@ -357,13 +357,17 @@ class StyleGAN2Game(Game):
                                      truncation=truncation)
       out = evaluator.evaluate(self._view(), state, num=num, seed=seed, fake=fake, **kwargs)
       return {**out, "truncation": float(truncation)}
-    out = evaluator.evaluate(self._view(), state, num=num, seed=seed, **kwargs)
     ds = self.dataset
-    if kwargs.get("features", "classifier") == "classifier" and ds.is_image and ds.has_labels:
-      clf = kwargs.get("classifier") or classifier_lib.get_classifier(
-          ds, cache_dir=kwargs.get("cache_dir"), log=lambda _: None)
-      out["ppl_w"] = ppl.perceptual_path_length(
-          self, state, ppl.classifier_distance(clf), num=num, seed=rng.streams(seed).eval)
+    if not (kwargs.get("features", "classifier") == "classifier" and ds.is_image
+            and ds.has_labels):
+      return evaluator.evaluate(self._view(), state, num=num, seed=seed, **kwargs)
+    # One classifier for both: evaluate_images would otherwise load it again.
+    kwargs["classifier"] = kwargs.get("classifier") or classifier_lib.get_classifier(
+        ds, cache_dir=kwargs.get("cache_dir"))
+    out = evaluator.evaluate(self._view(), state, num=num, seed=seed, **kwargs)
+    out["ppl_w"] = ppl.perceptual_path_length(
+        self, state, ppl.classifier_distance(kwargs["classifier"]), num=num,
+        seed=rng.streams(seed).eval)
     return out
 
   def count_params(self) -> dict:

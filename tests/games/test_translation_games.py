@@ -282,6 +282,9 @@ def test_cyclegan_learns_its_spatial_transformers_warps():
   assert exp.game.translate(state, data.test_a, "a2b").shape == data.test_b.shape
 
 
+ADAM_STEP = tiny_config("cyclegan").optim.g_lr
+
+
 def test_identity_term_skips_the_warp_on_request():
   """``warp=False`` is the generator without its warp; ``identity_skips_warp=True`` takes the
   identity term's gradient off θ alone. At initialisation θ = I, so one step from the same state
@@ -305,7 +308,9 @@ def test_identity_term_skips_the_warp_on_request():
     for direction in ("a2b", "b2a"):
       kept, skipped = runs[False].g_params[direction], runs[True].g_params[direction]
       if steps == 1:  # Adam's first step is lr·sign(g): the localiser's may agree by chance
-        jax.tree.map(lambda u, v: np.testing.assert_allclose(u, v, atol=1e-6),
+        # To 1 % of that step: where |g| is near Adam's eps, g/(|g| + eps) carries the resampling's
+        # rounding (θ = I is not bit-exact), up to 5.5e-4 of a step on an AVX-512 CPU.
+        jax.tree.map(lambda u, v: np.testing.assert_allclose(u, v, atol=0.01 * ADAM_STEP),
                      {k: v for k, v in kept.items() if k != "localiser"},
                      {k: v for k, v in skipped.items() if k != "localiser"})
       else:

@@ -19,10 +19,10 @@ The classifiers of the embedded MNIST and of Fashion-MNIST (Debian's idx files) 
 package (``gan_jax/assets/<name>_classifier.npz``: float32 params, the fingerprint of the data
 and recipe each was trained on and its test accuracy), so a fresh machine trains none for them,
 and their fcd is the same feature space on every machine (the same recipe, trained on
-Fashion-MNIST in two sessions, gave test accuracies of 0.9191 and 0.9179). ``get_classifier`` uses a
-shipped classifier whenever the fingerprint of the dataset it is asked about matches, and every
-other dataset trains and caches its own. They were written from the cache entries of the
-command above (``'name': 'fashion_mnist'`` for the second) by
+Fashion-MNIST on two development CPUs, gave test accuracies of 0.9191 and 0.9179).
+``get_classifier`` uses a shipped classifier whenever the fingerprint of the dataset it is
+asked about matches, and every other dataset trains and caches its own. They were written from
+the cache entries of the command above (``'name': 'fashion_mnist'`` for the second) by
 ``benchmarks/export_shipped_classifier.py``.
 
 Evaluation code takes any ``feature_fn(images) -> (N, F)`` (images NHWC float32 in [-1, 1]):

@@ -15,8 +15,9 @@ from gan_jax.evaluation import classifier, evaluator, sampling
 from gan_jax.training import experiment
 from tests.helpers import load_config
 
-# Each shipped classifier's test accuracy is at least this (the recipe's on each dataset).
-MIN_TEST_ACCURACY = {"mnist": 0.99, "fashion_mnist": 0.91}
+# Each shipped classifier's test accuracy is at least the first (the recipe's on each dataset),
+# and its accuracy on the first 2000 test images above the second.
+MIN_TEST_ACCURACY = {"mnist": (0.99, 0.98), "fashion_mnist": (0.91, 0.89)}
 
 
 def _load(name):
@@ -51,9 +52,9 @@ def test_shipped_classifier_is_used_without_training(name, tmp_path, monkeypatch
     meta = json.loads(str(f["__meta__"]))
   assert meta["fingerprint"] == classifier.dataset_fingerprint(
       dataset, classifier.default_train_steps(len(dataset.train_x)))
-  assert clf.test_accuracy == meta["test_accuracy"] >= MIN_TEST_ACCURACY[name]
-  assert clf.accuracy(dataset.test_x[:2000], dataset.test_y[:2000]) > (
-      MIN_TEST_ACCURACY[name] - 0.02)
+  on_all, on_subset = MIN_TEST_ACCURACY[name]
+  assert clf.test_accuracy == meta["test_accuracy"] >= on_all
+  assert clf.accuracy(dataset.test_x[:2000], dataset.test_y[:2000]) > on_subset
   assert not (tmp_path / "classifier").exists()  # nothing cached either
 
 
